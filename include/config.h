@@ -38,6 +38,8 @@ struct config {
 	unsigned drain_timeout_ms;
 	unsigned long drain_bytes;
 	struct log_settings log;
+	char *user;  /* a root start drops to these; NULL: the defaults (privdrop.h) */
+	char *group;
 };
 
 /*
