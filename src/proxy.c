@@ -177,7 +177,7 @@ static enum proxy_status v1_addresses(struct cursor *c, int family, struct proxy
 /* §2.1: after UNKNOWN the receiver ignores everything up to the CRLF. */
 static enum proxy_status v1_unknown(struct cursor *c, struct proxy_result *out)
 {
-	if (c->pos < c->len && c->p[c->pos] != ' ' && c->p[c->pos] != '\r')
+	if (c->pos < c->len && !memchr(" \r\n", c->p[c->pos], 3))
 		return invalid(out, "bad v1 protocol");
 	for (size_t i = c->pos; i < c->len; i++) {
 		if (c->p[i] == '\n')
