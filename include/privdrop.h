@@ -26,8 +26,8 @@ int privdrop_prepare(struct privdrop *p, const char *user, const char *group);
 
 /*
  * Clears supplementary groups, sets real, effective and saved ids, and checks that
- * root cannot be regained. Returns 0, or -1 after logging: then nullmxd must not serve.
+ * root cannot be regained; warns when config_path is then unreadable. Returns 0, or -1 after logging: then nullmxd must not serve.
  */
-int privdrop_apply(const struct privdrop *p);
+int privdrop_apply(const struct privdrop *p, const char *config_path);
 
 #endif

@@ -72,13 +72,14 @@ static void close_handle(uv_handle_t *h, void *arg)
 /* Binds as whoever started us, then serves as the configured unprivileged user. */
 static int start(uv_loop_t *loop, struct config *cfg)
 {
+	const char *path = cfg->path; /* the server owns cfg from here on, path included */
 	struct privdrop drop;
 	int rc;
 
 	if (privdrop_prepare(&drop, cfg->user, cfg->group) != 0)
 		return EX_NOUSER;
 	rc = server_start(loop, cfg);
-	if (rc == 0 && privdrop_apply(&drop) != 0)
+	if (rc == 0 && privdrop_apply(&drop, path) != 0)
 		rc = EX_NOPERM;
 	if (rc == 0 && (rc = notify_attach(loop, server_describe)) != 0)
 		rc = EX_OSERR;

@@ -83,7 +83,7 @@ static int verify(const struct privdrop *p)
 	return 0;
 }
 
-int privdrop_apply(const struct privdrop *p)
+int privdrop_apply(const struct privdrop *p, const char *config_path)
 {
 	if (!p->needed)
 		return 0;
@@ -108,5 +108,8 @@ int privdrop_apply(const struct privdrop *p)
 	log_str("group", p->group);
 	log_uint("gid", p->gid);
 	log_end();
+	if (access(config_path, R_OK) != 0)
+		log_warn("%s: user %s cannot read it, so reloads (SIGHUP) will fail", config_path,
+			 p->user);
 	return 0;
 }

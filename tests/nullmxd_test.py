@@ -42,6 +42,8 @@ def parse_line(line):
 
 def write_config(text, directory=None):
     fd, path = tempfile.mkstemp(suffix=".conf", dir=directory)
+    # Started as root, nullmxd drops to nobody and re-reads the file as nobody on reload.
+    os.fchmod(fd, 0o644)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     return path
