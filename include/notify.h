@@ -15,9 +15,9 @@ typedef void notify_describe_fn(char *buf, size_t len);
 /*
  * Reads and unsets $NOTIFY_SOCKET and connects to it, so later messages need no
  * permission on the socket's path (they still work after a privilege drop).
- * Returns 0, also when there is no service manager to talk to.
+ * A socket that cannot be reached is logged and ignored.
  */
-int notify_init(void);
+void notify_init(void);
 
 /* Sends STATUS= from describe every few seconds when it changed; the timer holds no ref. */
 int notify_attach(uv_loop_t *loop, notify_describe_fn *describe);

@@ -79,6 +79,9 @@ static int start(uv_loop_t *loop, struct config *cfg)
 	if (privdrop_prepare(&drop, cfg->user, cfg->group) != 0)
 		return EX_NOUSER;
 	rc = server_start(loop, cfg);
+	/* Connected while still privileged: the socket may belong to root. */
+	if (rc == 0)
+		notify_init();
 	if (rc == 0 && privdrop_apply(&drop, path) != 0)
 		rc = EX_NOPERM;
 	if (rc == 0 && (rc = notify_attach(loop, server_describe)) != 0)
@@ -94,7 +97,7 @@ static int run(struct config *cfg)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (notify_init() != 0 || log_attach(loop) != 0 || conn_init(loop) != 0 ||
+	if (log_attach(loop) != 0 || conn_init(loop) != 0 ||
 	    watch_signals(loop) != 0)
 		fatalx(EX_OSERR, "cannot set up the event loop");
 	rc = start(loop, cfg);

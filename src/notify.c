@@ -59,19 +59,18 @@ static int connect_to(const char *name)
 	return fd;
 }
 
-int notify_init(void)
+void notify_init(void)
 {
 	const char *name = getenv("NOTIFY_SOCKET");
 
 	if (!name || !*name)
-		return 0;
+		return;
 	nt.fd = connect_to(name);
 	if (nt.fd < 0)
 		log_warn("NOTIFY_SOCKET %s: cannot connect; the service manager will not hear "
 			 "from nullmxd",
 			 name);
 	unsetenv("NOTIFY_SOCKET");
-	return 0;
 }
 
 static void send_text(const char *text)
@@ -144,7 +143,6 @@ void notify_reloading(void)
 void notify_stopping(void)
 {
 	send_text("STOPPING=1");
-	send_status(true);
 }
 
 void notify_status_now(void)

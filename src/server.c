@@ -112,7 +112,7 @@ static int adopt_unclaimed(uv_loop_t *loop)
 
 int server_start(uv_loop_t *loop, struct config *cfg)
 {
-	int npassed = activation_init(), rc = 0;
+	int npassed, rc = 0;
 
 	srv.cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
@@ -122,6 +122,7 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 	log_str("config", srv.cfg.path);
 	log_str("hostname", srv.cfg.hostname);
 	log_end();
+	npassed = activation_init();
 	srv.listeners = calloc(srv.cfg.nlisten + (npassed > 0 ? (size_t)npassed : 0),
 			       sizeof(*srv.listeners));
 	if (npassed < 0 || !srv.listeners)
