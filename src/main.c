@@ -97,8 +97,7 @@ static int run(struct config *cfg)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (log_attach(loop) != 0 || conn_init(loop) != 0 ||
-	    watch_signals(loop) != 0)
+	if (log_attach(loop) != 0 || conn_init(loop) != 0 || watch_signals(loop) != 0)
 		fatalx(EX_OSERR, "cannot set up the event loop");
 	rc = start(loop, cfg);
 	if (rc == 0)
@@ -111,6 +110,7 @@ static int run(struct config *cfg)
 	uv_walk(loop, close_handle, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
+	server_free();
 	return rc;
 }
 
