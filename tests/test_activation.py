@@ -64,6 +64,20 @@ class SocketActivationTest(unittest.TestCase):
             self.assertEqual(d.events(lambda f: f.get("event") == "warning"), [])
             self.assertEqual(d.stop(), 0)
 
+    def test_an_adopted_socket_keeps_its_listen_entry_settings(self):
+        port, other = free_port(), free_port()
+        config = HOSTNAME + (f'listen = ( {{ address = "127.0.0.1:{port}"; '
+                             'hostname = "mx2.example.test"; } );\n')
+        with self.activated(config, f"127.0.0.1:{port}", f"127.0.0.1:{other}") as d:
+            code, text = smtp_connect_reply("127.0.0.1", port)
+            self.assertEqual((code, text.split(b"\n")[0]),
+                             (521, b"mx2.example.test does not accept mail"))
+            # The socket no entry claims gets the global settings.
+            code, text = smtp_connect_reply("127.0.0.1", other)
+            self.assertEqual((code, text.split(b"\n")[0]),
+                             (521, b"mx.example.test does not accept mail"))
+            self.assertEqual(d.stop(), 0)
+
     def test_unclaimed_socket_is_served_and_unpassed_entry_is_skipped(self):
         p_claimed, p_extra, p_missing = free_port(), free_port(), free_port()
         config = HOSTNAME + (f'listen = [ "127.0.0.1:{p_claimed}", '
