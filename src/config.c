@@ -434,12 +434,12 @@ static void add_listen(struct loader *ld, struct config *cfg, const config_setti
 			 text);
 		return;
 	}
+	addr_format(&a->addr.sa, a->text, sizeof(a->text));
 	for (size_t i = 0; i < cfg->nlisten; i++)
-		if (strcmp(cfg->listen[i].text, text) == 0) {
-			error_at(ld, at, "listen: '%s' is listed twice", text);
+		if (strcmp(cfg->listen[i].text, a->text) == 0) {
+			error_at(ld, at, "listen: '%s' is listed twice", a->text);
 			return;
 		}
-	snprintf(a->text, sizeof(a->text), "%s", text);
 	if (!cfg->defaults) /* the global keys were bad: that is reported already */
 		return;
 	if ((a->profile = build_profile(ld, sp, own_text)) != NULL)

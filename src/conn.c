@@ -253,7 +253,7 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (c->closing)
 		return;
 	c->closing = true;
-	log_conn(c, c->end != END_NONE && why != END_ERROR ? (enum end_reason)c->end : why);
+	log_conn(c, c->end != END_NONE ? (enum end_reason)c->end : why);
 	drain_remove(c);
 	if (c->session) {
 		sessions_remove(c);

@@ -110,7 +110,8 @@ void reply_unref(struct reply *r)
 /* Does an enhanced status code (RFC 3463: class.subject.detail) start at p? */
 static bool enhanced_code(const char *p)
 {
-	if (p[0] < '2' || p[0] > '5' || p[1] != '.')
+	/* RFC 3463 §3.1: the class is 2, 4 or 5 */
+	if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
 		return false;
 	p += 2;
 	for (int part = 0; part < 2; part++) {
