@@ -64,7 +64,13 @@ struct checker {
 	bool resolver_dead;
 };
 
-enum lookup_status { LOOKUP_OK, LOOKUP_NXDOMAIN, LOOKUP_SERVFAIL, LOOKUP_FAILED };
+enum lookup_status {
+	LOOKUP_OK,
+	LOOKUP_NXDOMAIN,
+	LOOKUP_SERVFAIL,
+	LOOKUP_BAD_RCODE,
+	LOOKUP_NO_REPLY
+};
 
 struct answer {
 	enum lookup_status status;
@@ -148,7 +154,7 @@ static void add_failure(struct checker *ck, struct report *r, const struct answe
 	            ans->why);
 	if (r->failure != EX_UNAVAILABLE)
 		r->failure = code;
-	if (ans->status == LOOKUP_FAILED)
+	if (ans->status == LOOKUP_NO_REPLY)
 		ck->resolver_dead = true;
 }
 
@@ -184,7 +190,7 @@ static void lookup(struct checker *ck, const char *owner, ldns_rr_type type, str
 	           : LDNS_STATUS_ERR;
 	ldns_rdf_deep_free(dname);
 	if (st != LDNS_STATUS_OK || !pkt) {
-		ans->status = LOOKUP_FAILED;
+		ans->status = LOOKUP_NO_REPLY;
 		snprintf(ans->why, sizeof ans->why, "no answer from the resolver (%s)",
 		         ldns_get_errorstr_by_id(st));
 	} else if (ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NOERROR) {
@@ -194,7 +200,7 @@ static void lookup(struct checker *ck, const char *owner, ldns_rr_type type, str
 		ans->status = LOOKUP_NXDOMAIN;
 	} else {
 		ans->status = ldns_pkt_get_rcode(pkt) == LDNS_RCODE_SERVFAIL ? LOOKUP_SERVFAIL
-		                                                             : LOOKUP_FAILED;
+		                                                             : LOOKUP_BAD_RCODE;
 		snprintf(ans->why, sizeof ans->why, "the resolver answered %s",
 		         rcode_name(ldns_pkt_get_rcode(pkt)));
 	}
@@ -246,7 +252,7 @@ static int lookup_addrs(struct checker *ck, struct report *r, const char *owner,
 	memset(out, 0, sizeof *out);
 	for (size_t t = 0; t < 2; t++) {
 		lookup(ck, owner, types[t], &ans);
-		if (ans.status == LOOKUP_SERVFAIL || ans.status == LOOKUP_FAILED) {
+		if (ans.status != LOOKUP_OK && ans.status != LOOKUP_NXDOMAIN) {
 			add_failure(ck, r, &ans, t ? "AAAA" : "A", owner);
 			return -1;
 		}
@@ -304,7 +310,7 @@ static int txt_find(struct checker *ck, struct report *r, const char *owner,
 
 	memset(m, 0, sizeof *m);
 	lookup(ck, owner, LDNS_RR_TYPE_TXT, &ans);
-	if (ans.status == LOOKUP_SERVFAIL || ans.status == LOOKUP_FAILED) {
+	if (ans.status != LOOKUP_OK && ans.status != LOOKUP_NXDOMAIN) {
 		add_failure(ck, r, &ans, "TXT", owner);
 		return -1;
 	}
@@ -624,8 +630,7 @@ static void check_name(struct checker *ck, struct report *r)
 
 	if (ck->resolver_dead) {
 		add_finding(r, SEV_UNKNOWN, "not-checked",
-		            "not checked: the resolver did not "
-		            "answer");
+		            "not checked: the resolver did not answer");
 		r->failure = EX_UNAVAILABLE;
 		return;
 	}

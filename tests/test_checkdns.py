@@ -255,6 +255,9 @@ def test_refused(resolver):
     check(p.returncode == 69, f"REFUSED exits 69, got {p.returncode}", p.stdout + p.stderr)
     check("unknown: MX lookup for x.refused.test. failed: the resolver answered REFUSED" in p.stdout,
           "REFUSED is reported", p.stdout)
+    p, _ = run("--resolver", resolver, "x.refused.test", fqdn("null"))
+    check(p.returncode == 69 and f"{fqdn('null')}: ok" in p.stdout,
+          "a REFUSED name does not stop the next", p.stdout)
 
 
 def test_ipv6_resolver(port):
