@@ -1,22 +1,6 @@
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "profile.h"
-
-/* "550 5.1.2 text": a permanent code, one space, the text template. */
-static struct reply *build_coded(const char *line, const char *host, char *err, size_t errlen)
-{
-	size_t bad;
-	const char *text = line + 4;
-
-	if (strlen(line) < 4 || line[0] != '5' || line[1] < '0' || line[1] > '9' ||
-	    line[2] < '0' || line[2] > '9' || line[3] != ' ') {
-		snprintf(err, errlen, "must start with a permanent code 5xx and a space");
-		return NULL;
-	}
-	return reply_build(&text, 1, atoi(line), host, err, errlen, &bad);
-}
 
 static struct reply *build_kind(struct profile *p, const struct profile_text *t,
 				enum smtp_reply_kind kind, char *err, size_t errlen,
@@ -28,7 +12,7 @@ static struct reply *build_kind(struct profile *p, const struct profile_text *t,
 
 	*from_rcpt = kind == SMTP_REPLY_RCPT_REJECT && t->rcpt_reply;
 	if (*from_rcpt)
-		return build_coded(t->rcpt_reply, p->hostname, err, errlen);
+		return reply_build_coded(t->rcpt_reply, p->hostname, err, errlen);
 	if (is_521)
 		return reply_build(t->reply, t->nreply, 521, p->hostname, err, errlen, bad_line);
 	return reply_build(def->lines, def->nlines, def->code, p->hostname, err, errlen, bad_line);

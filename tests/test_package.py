@@ -73,6 +73,7 @@ class PackageTest(unittest.TestCase):
         self.assertIn("/etc/nullmxd/nullmxd.conf ", r.stdout)
         files = set(run("dpkg", "-L", "nullmxd").stdout.split())
         for path in ["/usr/sbin/nullmxd", "/usr/share/man/man8/nullmxd.8.gz",
+                     "/usr/share/man/man8/nullmxd-check-dns.8.gz",
                      "/usr/share/man/man5/nullmxd.conf.5.gz",
                      *(f"{UNITDIR}/{u}" for u in UNITS)]:
             self.assertIn(path, files)
