@@ -512,12 +512,14 @@ static void proxy_input(struct conn *c, const char *p, size_t len)
 	}
 	free(s->header);
 	s->header = NULL;
+	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
+	p += r.used - before;
 	rest = len - (r.used - before);
 	start_greeting(c);
 	if (c->closing || rest == 0)
 		return;
 	if (c->phase == PHASE_SESSION)
-		session_input(c, p + (r.used - before), rest);
+		session_input(c, p, rest);
 	else
 		c->drain_from -= rest;
 }
