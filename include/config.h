@@ -2,8 +2,8 @@
 #define NULLMXD_CONFIG_H
 
 #include <stdio.h>
-#include <netinet/in.h>
 
+#include "addr.h"
 #include "log.h"
 #include "reply.h"
 
@@ -16,12 +16,6 @@
 #define CONFIG_LISTEN_MAX 64
 #define CONFIG_FD_RESERVE 32
 #define CONFIG_HOSTNAME_MAX 255
-
-union sockaddr_any {
-	struct sockaddr sa;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-};
 
 struct listen_addr {
 	union sockaddr_any addr;
