@@ -4,6 +4,9 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "anon.h"    /* nullmxd-flood */
+#include "guard.h"   /* nullmxd-flood */
+#include "metrics.h" /* nullmxd-flood */
 #include "log.h"
 #include "reply.h"
 
@@ -32,6 +35,10 @@ struct config {
 	unsigned drain_timeout_ms;
 	unsigned long drain_bytes;
 	struct log_settings log;
+	/* nullmxd-flood: config_flood.c */
+	struct guard_settings guard;
+	struct anon_settings anon;
+	struct metrics_settings metrics;
 };
 
 /*

@@ -7,8 +7,9 @@
  * share the loop with SMTP but never wait on it, nor it on them.
  */
 #include <stdbool.h>
-#include <sys/socket.h>
 #include <uv.h>
+
+#include "addr.h"
 
 #define METRICS_REQUEST_MAX 2048
 #define METRICS_TIMEOUT_MS 5000
@@ -16,7 +17,7 @@
 
 struct metrics_settings {
 	bool enabled;
-	struct sockaddr_storage addr;
+	union sockaddr_any addr;
 	char text[64]; /* as written: 127.0.0.1:9325 */
 };
 

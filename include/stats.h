@@ -45,7 +45,8 @@ int stats_init(uv_loop_t *loop);
 void stats_stop(void);
 
 /* One call per connection, when it ends; reason is conn.c's index and word for it. */
-void stats_conn_end(const struct listener *l, int family, unsigned reason, const char *word,
+void stats_conn_end(const struct listener *l, const struct sockaddr *peer, unsigned reason,
+		    const char *word,
 		    uint64_t bytes_in, uint64_t bytes_out);
 void stats_accept_error(int err);
 void stats_reload(bool ok);

@@ -15,17 +15,12 @@
 #include <uv.h>
 
 #include "config.h"
+#include "config_parse.h" /* nullmxd-flood: the helpers below are shared with config_flood.c */
 #include "hostname.h"
 
 static const char *const default_listen[] = {"0.0.0.0:25", "[::]:25"};
 static const char *const default_reply[] = {"%h does not accept mail",
 					    "5.3.2 %h does not accept mail"};
-
-struct loader {
-	const char *path;
-	FILE *diag;
-	int errors;
-};
 
 static void vreport(struct loader *ld, const config_setting_t *s, const char *kind,
 		    const char *fmt, va_list ap)
@@ -38,7 +33,7 @@ static void vreport(struct loader *ld, const config_setting_t *s, const char *ki
 	fputc('\n', ld->diag);
 }
 
-__attribute__((format(printf, 3, 4))) static void error_at(struct loader *ld,
+__attribute__((format(printf, 3, 4))) void error_at(struct loader *ld,
 							 const config_setting_t *s,
 							 const char *fmt, ...)
 {
@@ -49,7 +44,7 @@ __attribute__((format(printf, 3, 4))) static void error_at(struct loader *ld,
 	ld->errors++;
 }
 
-__attribute__((format(printf, 3, 4))) static void warn_at(struct loader *ld,
+__attribute__((format(printf, 3, 4))) void warn_at(struct loader *ld,
 							const config_setting_t *s,
 							const char *fmt, ...)
 {
@@ -59,7 +54,7 @@ __attribute__((format(printf, 3, 4))) static void warn_at(struct loader *ld,
 	va_end(ap);
 }
 
-static const char *type_name(const config_setting_t *s)
+const char *type_name(const config_setting_t *s)
 {
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_GROUP: return "a group";
@@ -75,7 +70,7 @@ static const char *type_name(const config_setting_t *s)
 }
 
 /* Rejects keys nobody reads: a typo must not silently fall back to a default. */
-static void check_known(struct loader *ld, const config_setting_t *group,
+void check_known(struct loader *ld, const config_setting_t *group,
 			const char *const *known, const char *where)
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
@@ -88,7 +83,7 @@ static void check_known(struct loader *ld, const config_setting_t *group,
 	}
 }
 
-static const char *get_string(struct loader *ld, const config_setting_t *s, const char *key)
+const char *get_string(struct loader *ld, const config_setting_t *s, const char *key)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		error_at(ld, s, "%s must be a string, not %s", key, type_name(s));
@@ -97,7 +92,7 @@ static const char *get_string(struct loader *ld, const config_setting_t *s, cons
 	return config_setting_get_string(s);
 }
 
-static bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
+bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
 			long long min, long long max, long long *out)
 {
 	if (!config_setting_is_number(s) || config_setting_type(s) == CONFIG_TYPE_FLOAT) {
@@ -113,7 +108,7 @@ static bool get_integer(struct loader *ld, const config_setting_t *s, const char
 }
 
 /* "ADDR:PORT" with IPv6 in brackets; the port in decimal, 0 allowed (any free port). */
-static int parse_addr(const char *text, union sockaddr_any *out)
+int parse_addr(const char *text, union sockaddr_any *out)
 {
 	char host[INET6_ADDRSTRLEN + 16];
 	const char *colon = strrchr(text, ':'), *port = colon ? colon + 1 : NULL;
@@ -306,7 +301,7 @@ static const char *facility_name(int value)
 }
 
 /* Looks up a string key among choices; returns its index or -1 (error reported). */
-static int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
+int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
 		      const char *const *choices, const char *list)
 {
 	const char *v = get_string(ld, s, key);
@@ -321,7 +316,9 @@ static int get_choice(struct loader *ld, const config_setting_t *s, const char *
 
 static void parse_log(struct loader *ld, const config_setting_t *s, struct config *cfg)
 {
-	static const char *const known[] = {"format", "target", "facility", NULL};
+	static const char *const known[] = {"format", "target", "facility",
+					    /* nullmxd-flood: parsed in config_flood.c */
+					    CONFIG_FLOOD_LOG_KEYS, NULL};
 	static const char *const formats[] = {"text", "json", NULL};
 	static const char *const targets[] = {"stderr", "syslog", NULL};
 	const config_setting_t *e;
@@ -357,7 +354,7 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 {
 	static const char *const known[] = {"listen",      "hostname",      "reply",
 					    "max_connections", "drain_timeout", "drain_bytes",
-					    "log",         NULL};
+					    "log",         CONFIG_FLOOD_ROOT_KEYS, NULL};
 	const config_setting_t *s;
 
 	check_known(ld, root, known, "");
@@ -369,6 +366,7 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 	parse_drain(ld, config_setting_get_member(root, "drain_timeout"),
 		    config_setting_get_member(root, "drain_bytes"), cfg);
 	parse_log(ld, config_setting_get_member(root, "log"), cfg);
+	config_parse_flood(ld, root, cfg); /* nullmxd-flood: limits, metrics, log flood control */
 }
 
 /* libconfig resolves @include against its include dir: the config file's own directory. */
@@ -459,4 +457,5 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
 	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
+	config_print_flood(cfg, out); /* nullmxd-flood */
 }

@@ -9,18 +9,23 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "anon.h"  /* nullmxd-flood */
 #include "conn.h"
+#include "guard.h" /* nullmxd-flood */
 #include "log.h"
+#include "stats.h" /* nullmxd-flood */
 
 /* After a stop request, open drains get at most this long. */
 #define STOP_GRACE_MS 1000
 #define DISCARD_SIZE (16 * 1024)
 
-enum end_reason { END_EOF, END_TIMEOUT, END_INPUT_LIMIT, END_ERROR, END_SHUTDOWN, END_OVERLOAD };
+enum end_reason { END_EOF, END_TIMEOUT, END_INPUT_LIMIT, END_ERROR, END_SHUTDOWN, END_OVERLOAD,
+		  END_LIMIT };
 
 static const char *const end_words[] = {
 	[END_EOF] = "eof",	     [END_TIMEOUT] = "timeout",   [END_INPUT_LIMIT] = "input_limit",
 	[END_ERROR] = "error",	     [END_SHUTDOWN] = "shutdown", [END_OVERLOAD] = "overload",
+	[END_LIMIT] = "limit",
 };
 
 struct conn {
@@ -36,6 +41,7 @@ struct conn {
 	uint64_t bytes_in;
 	size_t bytes_out;
 	size_t drain_bytes;
+	struct guard_ref client; /* nullmxd-flood: the client's entry in the limits table */
 	bool listed;
 	bool closing;
 };
@@ -135,7 +141,7 @@ static void log_conn(struct conn *c, enum end_reason why)
 	int len = sizeof(sa);
 
 	if (c->peer.sa.sa_family != AF_UNSPEC)
-		addr_text(&c->peer.sa, ip, sizeof(ip), &port);
+		anon_client(&c->peer.sa, ip, sizeof(ip), &port); /* nullmxd-flood: log.anonymize */
 	if (c->listener->wildcard && uv_tcp_getsockname(&c->tcp, &sa.sa, &len) == 0) {
 		addr_text(&sa.sa, local, sizeof(local), &local_port);
 		local_ip = local;
@@ -167,7 +173,11 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (c->closing)
 		return;
 	c->closing = true;
-	log_conn(c, why);
+	/* nullmxd-flood: counted always, logged unless flood control holds the line back */
+	stats_conn_end(c->listener, &c->peer.sa, why, end_words[why], c->bytes_in, c->bytes_out);
+	if (guard_log(&c->client))
+		log_conn(c, why);
+	guard_release(&c->client);
 	deadline_remove(c);
 	uv_close((uv_handle_t *)&c->tcp, on_close);
 }
@@ -249,14 +259,14 @@ static void serve(struct conn *c)
 	deadline_insert(c);
 }
 
-/* Over the cap: one non-blocking write of the reply and an immediate close, no drain. */
-static void shed(struct conn *c)
+/* Over a cap: one non-blocking write of the reply and an immediate close, no drain. */
+static void shed(struct conn *c, enum end_reason why)
 {
 	uv_buf_t buf = uv_buf_init(cs.set.reply->wire, (unsigned)cs.set.reply->len);
 	int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
 
 	c->bytes_out = n > 0 ? (size_t)n : 0;
-	conn_close(c, END_OVERLOAD);
+	conn_close(c, why);
 }
 
 static void on_spare_close(uv_handle_t *h)
@@ -285,6 +295,7 @@ void conn_accept(struct listener *l)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	int len = sizeof(union sockaddr_any);
+	enum guard_verdict verdict;
 
 	if (!c || uv_tcp_init(cs.loop, &c->tcp) != 0) {
 		free(c);
@@ -300,7 +311,13 @@ void conn_accept(struct listener *l)
 		c->peer.sa.sa_family = AF_UNSPEC;
 		conn_close(c, END_ERROR);
 	} else if (cs.count > cs.set.max_connections) {
-		shed(c);
+		shed(c, END_OVERLOAD);
+	} else if ((verdict = guard_admit(&c->client, &c->peer.sa)) != GUARD_OK) {
+		/* nullmxd-flood: over a per-client limit, limits.over_limit says how to end */
+		if (verdict == GUARD_LIMIT_REPLY)
+			shed(c, END_LIMIT);
+		else
+			conn_close(c, END_LIMIT);
 	} else {
 		serve(c);
 	}

@@ -208,7 +208,7 @@ static void listener_stop(void)
 
 static int listener_start(const struct metrics_settings *s)
 {
-	struct sockaddr_storage bound;
+	union sockaddr_any bound;
 	int len = sizeof(bound), err;
 	char ip[INET6_ADDRSTRLEN];
 	unsigned port;
@@ -216,14 +216,14 @@ static int listener_start(const struct metrics_settings *s)
 	if ((err = uv_tcp_init(ms.loop, &ms.tcp)) != 0)
 		return err;
 	ms.open = true;
-	if ((err = uv_tcp_bind(&ms.tcp, (const struct sockaddr *)&s->addr,
-			       s->addr.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) != 0 ||
+	if ((err = uv_tcp_bind(&ms.tcp, &s->addr.sa,
+			       s->addr.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) != 0 ||
 	    (err = uv_listen((uv_stream_t *)&ms.tcp, 16, on_connection)) != 0 ||
-	    (err = uv_tcp_getsockname(&ms.tcp, (struct sockaddr *)&bound, &len)) != 0) {
+	    (err = uv_tcp_getsockname(&ms.tcp, &bound.sa, &len)) != 0) {
 		listener_stop();
 		return err;
 	}
-	addr_text((struct sockaddr *)&bound, ip, sizeof(ip), &port);
+	addr_text(&bound.sa, ip, sizeof(ip), &port);
 	log_begin(LOG_INFO, "metrics_listen");
 	log_str("addr", ip);
 	log_uint("port", port);

@@ -60,12 +60,14 @@ static size_t listener_slot(const struct listener *l)
 	return last = i;
 }
 
-void stats_conn_end(const struct listener *l, int family, unsigned reason, const char *word,
-		    uint64_t bytes_in, uint64_t bytes_out)
+void stats_conn_end(const struct listener *l, const struct sockaddr *peer, unsigned reason,
+		    const char *word, uint64_t bytes_in, uint64_t bytes_out)
 {
-	enum stats_family f = family == AF_INET ? STATS_IPV4
-			      : family == AF_INET6 ? STATS_IPV6
-						   : STATS_UNKNOWN;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+	enum stats_family f = peer->sa_family == AF_INET ? STATS_IPV4
+			      : peer->sa_family != AF_INET6	 ? STATS_UNKNOWN
+			      : IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ? STATS_IPV4
+								       : STATS_IPV6;
 
 	if (reason >= STATS_REASONS_MAX)
 		reason = STATS_REASONS_MAX - 1;
