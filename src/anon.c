@@ -11,6 +11,7 @@
 
 #include "anon.h"
 #include "listener.h"
+#include "log.h"
 
 static struct {
 	struct anon_settings set;
@@ -110,4 +111,15 @@ void anon_client(const struct sockaddr *sa, char *out, size_t len, unsigned *por
 		iptable_key_from(sa, 128, &k);
 		key_text(&k, truncate_prefix(&k), out, len);
 	}
+}
+
+void anon_log_client(const struct sockaddr *sa)
+{
+	char ip[ANON_TEXT_MAX] = "-";
+	unsigned port = 0;
+
+	if (sa->sa_family != AF_UNSPEC)
+		anon_client(sa, ip, sizeof(ip), &port);
+	log_str("client", ip);
+	log_uint("client_port", port);
 }

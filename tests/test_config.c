@@ -44,7 +44,7 @@ static void test_wrong_types(void)
 {
 	CHECK_ERROR("hostname = 5;\n", 1, "hostname must be a string, not an integer");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = \"127.0.0.1:25\";\n", 2,
-		    "listen must be a list of \"ADDR:PORT\" strings, not a string");
+		    "listen must be a list of \"ADDR:PORT\" strings or groups, not a string");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( \"127.0.0.1:25\", 25 );\n", 2,
 		    "listen entry must be a string, not an integer");
 	CHECK_ERROR("hostname = \"a.example\";\nreply = true;\n", 2,
@@ -157,8 +157,10 @@ static void test_good_config(void)
 	CHECK(c.nlisten == 2 && strcmp(c.listen[1].text, "[::1]:0") == 0);
 	CHECK(c.listen[0].addr.in.sin_port == htons(2525));
 	CHECK(c.listen[1].addr.sa.sa_family == AF_INET6);
-	CHECK(c.reply->len == strlen("521 [IPv6:2001:db8::25] says no\r\n"));
-	CHECK(c.max_connections == 1000 && c.drain_timeout_ms == 250 && c.drain_bytes == 0);
+	const struct profile *p = c.listen[0].profile;
+	CHECK(p->replies[SMTP_REPLY_GREETING]->len == strlen("521 [IPv6:2001:db8::25] says no\r\n"));
+	CHECK(c.max_connections == 1000 && p->drain_timeout_ms == 250 && p->drain_bytes == 0);
+	CHECK(c.listen[1].profile->drain_timeout_ms == 250);
 	CHECK(c.log.format == LOG_FORMAT_JSON && c.log.target == LOG_TARGET_SYSLOG);
 	CHECK(c.log.facility == LOG_LOCAL3);
 	config_free(&c);
@@ -172,11 +174,16 @@ static void test_defaults(void)
 	CHECK_STR(diag, "");
 	CHECK(c.nlisten == 2 && strcmp(c.listen[0].text, "0.0.0.0:25") == 0 &&
 	      strcmp(c.listen[1].text, "[::]:25") == 0);
-	CHECK(c.max_connections == 0 && c.drain_timeout_ms == CONFIG_DRAIN_TIMEOUT_MS &&
-	      c.drain_bytes == CONFIG_DRAIN_BYTES);
+	const struct profile *p = c.listen[0].profile;
+	CHECK(c.max_connections == 0 && p->drain_timeout_ms == CONFIG_DRAIN_TIMEOUT_MS &&
+	      p->drain_bytes == CONFIG_DRAIN_BYTES && p->mode == SMTP_MODE_CLOSE && p->proxy == 0);
+	CHECK(p->idle_timeout_ms == CONFIG_IDLE_TIMEOUT_MS &&
+	      p->session_timeout_ms == CONFIG_SESSION_TIMEOUT_MS &&
+	      p->proxy_timeout_ms == CONFIG_PROXY_TIMEOUT_MS &&
+	      p->max_commands == SMTP_MAX_COMMANDS_DEFAULT);
 	CHECK(c.log.format == LOG_FORMAT_TEXT && c.log.target == LOG_TARGET_STDERR &&
 	      c.log.facility == LOG_MAIL);
-	CHECK(c.reply->len > 0 && memcmp(c.reply->wire, "521-mx.example does", 19) == 0);
+	CHECK(memcmp(p->replies[SMTP_REPLY_GREETING]->wire, "521-mx.example does", 19) == 0);
 	config_free(&c);
 }
 

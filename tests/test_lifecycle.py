@@ -17,9 +17,11 @@ class CheckConfigTest(unittest.TestCase):
         path = write_config(BASE_CONFIG)
         r = run_nullmxd("-t", "-c", path)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("listen 127.0.0.1:0\nlisten [::1]:0\n", r.stdout)
-        self.assertIn("reply 521-mx.example.test does not accept mail\n"
-                      "reply 521 5.3.2 mx.example.test does not accept mail\n", r.stdout)
+        listener = ("  hostname mx.example.test\n"
+                    "  mode close\n"
+                    "  reply 521-mx.example.test does not accept mail\n"
+                    "  reply 521 5.3.2 mx.example.test does not accept mail\n")
+        self.assertIn(f"listen 127.0.0.1:0\n{listener}listen [::1]:0\n{listener}", r.stdout)
         self.assertEqual(r.stderr, "")
 
     def test_every_error_is_reported_with_its_line(self):
@@ -32,8 +34,8 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(r.stdout, "")
         self.assertEqual(r.stderr.splitlines(), [
             f"{path}:3: unknown key 'color'",
-            f"{path}:4: listen: bad address 'nowhere:25' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
             f"{path}:2: drain_bytes must be between 0 and 1048576, not -5",
+            f"{path}:4: listen: bad address 'nowhere:25' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
         ])
 
     def test_syntax_error_and_missing_file(self):
@@ -50,7 +52,7 @@ class CheckConfigTest(unittest.TestCase):
         path = write_config(BASE_CONFIG + 'reply = "go away";\n')
         r = run_nullmxd("-t", "-c", path)
         self.assertEqual(r.returncode, 0)
-        self.assertIn("reply 521 go away\n", r.stdout)
+        self.assertIn("  reply 521 go away\n", r.stdout)
         warnings = r.stderr.splitlines()
         self.assertEqual(len(warnings), 2)
         self.assertTrue(all(w.startswith(f"{path}:4: warning: reply: ") for w in warnings))
@@ -59,9 +61,9 @@ class CheckConfigTest(unittest.TestCase):
         path = write_config('listen = [ "127.0.0.1:0" ];\n')
         r = run_nullmxd("-t", "-c", path)
         self.assertEqual(r.returncode, 0, r.stderr)
-        host = r.stdout.split("hostname ", 1)[1].split("\n", 1)[0]
+        host = r.stdout.split("  hostname ", 1)[1].split("\n", 1)[0]
         self.assertTrue(host.startswith(socket.gethostname()), host)
-        self.assertIn(f"reply 521-{host} does not accept mail\n", r.stdout)
+        self.assertIn(f"  reply 521-{host} does not accept mail\n", r.stdout)
 
     def test_usage_errors_exit_64(self):
         for args in (["--bogus"], ["extra-argument"], ["-c"]):
