@@ -259,7 +259,7 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->end != END_NONE && why != END_ERROR)
+	if (c->end != END_NONE)
 		why = (enum end_reason)c->end;
 	/* nullmxd-flood: counted always, logged unless flood control holds the line back */
 	stats_conn_end(c->listener, &c->peer.sa, why, end_words[why], c->bytes_in, c->bytes_out);
