@@ -322,10 +322,17 @@ class DescriptorExhaustion(unittest.TestCase):
             time.sleep(1)
             self.assertLess(cpu_seconds(pid) - idle0, 0.2)
             self.assertLess(cpu_seconds(pid) - cpu0, 10)
-            # Serving normally again.
-            data, port = one_conn(d, "127.0.4.1")
-            self.assertEqual(data, DEFAULT_REPLY)
-            self.assertEqual(d.conn_line(port)["reason"], "eof")
+            # Serving normally again. The bound is loose: the sanitizer build, run
+            # beside other tests on two cores, may still be working off the backlog.
+            deadline = time.monotonic() + 3
+            while True:
+                data, port = one_conn(d, "127.0.4.1")
+                self.assertEqual(data, DEFAULT_REPLY)
+                reason = d.conn_line(port)["reason"]
+                if reason == "eof" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(reason, "eof")
             self.assertTrue(conns(d, lambda f: f["reason"] == "overload"))
             pressure = d.events(lambda f: f.get("event") == "pressure")
             self.assertTrue(pressure)
