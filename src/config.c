@@ -17,18 +17,13 @@
 #include <uv.h>
 
 #include "config.h"
+#include "config_parse.h" /* nullmxd-flood: the helpers below are shared with config_flood.c */
 #include "hostname.h"
 #include "proxy.h"
 
 static const char *const default_listen[] = {"0.0.0.0:25", "[::]:25"};
 static const char *const default_reply[] = {"%h does not accept mail",
 					    "5.3.2 %h does not accept mail"};
-
-struct loader {
-	const char *path;
-	FILE *diag;
-	int errors;
-};
 
 /* What a listener's profile is made of: the global keys, then a listen group's own. */
 struct spec {
@@ -52,7 +47,7 @@ static void vreport(struct loader *ld, const config_setting_t *s, const char *ki
 	fputc('\n', ld->diag);
 }
 
-__attribute__((format(printf, 3, 4))) static void error_at(struct loader *ld,
+__attribute__((format(printf, 3, 4))) void error_at(struct loader *ld,
 							 const config_setting_t *s,
 							 const char *fmt, ...)
 {
@@ -63,7 +58,7 @@ __attribute__((format(printf, 3, 4))) static void error_at(struct loader *ld,
 	ld->errors++;
 }
 
-__attribute__((format(printf, 3, 4))) static void warn_at(struct loader *ld,
+__attribute__((format(printf, 3, 4))) void warn_at(struct loader *ld,
 							const config_setting_t *s,
 							const char *fmt, ...)
 {
@@ -73,7 +68,7 @@ __attribute__((format(printf, 3, 4))) static void warn_at(struct loader *ld,
 	va_end(ap);
 }
 
-static const char *type_name(const config_setting_t *s)
+const char *type_name(const config_setting_t *s)
 {
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_GROUP: return "a group";
@@ -89,7 +84,7 @@ static const char *type_name(const config_setting_t *s)
 }
 
 /* Rejects keys nobody reads: a typo must not silently fall back to a default. */
-static void check_known(struct loader *ld, const config_setting_t *group,
+void check_known(struct loader *ld, const config_setting_t *group,
 			const char *const *known, const char *where)
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
@@ -102,7 +97,7 @@ static void check_known(struct loader *ld, const config_setting_t *group,
 	}
 }
 
-static const char *get_string(struct loader *ld, const config_setting_t *s, const char *key)
+const char *get_string(struct loader *ld, const config_setting_t *s, const char *key)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		error_at(ld, s, "%s must be a string, not %s", key, type_name(s));
@@ -111,7 +106,7 @@ static const char *get_string(struct loader *ld, const config_setting_t *s, cons
 	return config_setting_get_string(s);
 }
 
-static bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
+bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
 			long long min, long long max, long long *out)
 {
 	if (!config_setting_is_number(s) || config_setting_type(s) == CONFIG_TYPE_FLOAT) {
@@ -127,7 +122,7 @@ static bool get_integer(struct loader *ld, const config_setting_t *s, const char
 }
 
 /* "ADDR:PORT" with IPv6 in brackets; the port in decimal, 0 allowed (any free port). */
-static int parse_addr(const char *text, union sockaddr_any *out)
+int parse_addr(const char *text, union sockaddr_any *out)
 {
 	char host[INET6_ADDRSTRLEN + 16];
 	const char *colon = strrchr(text, ':'), *port = colon ? colon + 1 : NULL;
@@ -189,7 +184,7 @@ static void get_uint32(struct loader *ld, const config_setting_t *s, const char 
 }
 
 /* Looks up a string key among choices; returns its index or -1 (error reported). */
-static int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
+int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
 		      const char *const *choices, const char *list)
 {
 	const char *v = get_string(ld, s, key);
@@ -359,7 +354,9 @@ static const char *facility_name(int value)
 
 static void parse_log(struct loader *ld, const config_setting_t *s, struct config *cfg)
 {
-	static const char *const known[] = {"format", "target", "facility", NULL};
+	static const char *const known[] = {"format", "target", "facility",
+					    /* nullmxd-flood: parsed in config_flood.c */
+					    CONFIG_FLOOD_LOG_KEYS, NULL};
 	static const char *const formats[] = {"text", "json", NULL};
 	static const char *const targets[] = {"stderr", "syslog", NULL};
 	const config_setting_t *e;
@@ -574,7 +571,7 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 		"listen",	 "hostname",	  "reply",	   "mode",	    "rcpt_reply",
 		"max_connections", "drain_timeout", "drain_bytes", "idle_timeout", "session_timeout",
 		"max_commands",	 "proxy_timeout", "log",	   "user",
-		"group",	 NULL};
+		"group",	 CONFIG_FLOOD_ROOT_KEYS, NULL};
 	const config_setting_t *s;
 	struct spec base = {0};
 	long long v;
@@ -589,6 +586,7 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
 	parse_account(ld, config_setting_get_member(root, "user"), "user", &cfg->user);
 	parse_account(ld, config_setting_get_member(root, "group"), "group", &cfg->group);
+	config_parse_flood(ld, root, cfg); /* nullmxd-flood: limits, metrics, log flood control */
 }
 
 /* libconfig resolves @include against its include dir: the config file's own directory. */
@@ -723,4 +721,5 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
 	fprintf(out, "user %s\n", cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
 	fprintf(out, "group %s\n", cfg->group ? cfg->group : "auto (the user's primary group)");
+	config_print_flood(cfg, out); /* nullmxd-flood */
 }

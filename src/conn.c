@@ -14,8 +14,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "anon.h" /* nullmxd-flood */
 #include "conn.h"
+#include "guard.h" /* nullmxd-flood */
 #include "log.h"
+#include "stats.h" /* nullmxd-flood */
 #include "proxy.h"
 
 /* After a stop request, open drains get at most this long. */
@@ -42,6 +45,7 @@ enum end_reason {
 	END_PROXY_TIMEOUT,
 	END_PROXY_INVALID,
 	END_PROXY_UNTRUSTED,
+	END_LIMIT, /* nullmxd-flood */
 };
 
 static const char *const end_words[] = {
@@ -60,6 +64,7 @@ static const char *const end_words[] = {
 	[END_PROXY_TIMEOUT] = "proxy_timeout",
 	[END_PROXY_INVALID] = "proxy_invalid",
 	[END_PROXY_UNTRUSTED] = "proxy_untrusted",
+	[END_LIMIT] = "limit",
 };
 
 struct conn;
@@ -92,6 +97,7 @@ struct conn {
 	uint8_t phase;
 	uint8_t end;     /* why the session ended, when it ended itself */
 	uint8_t handles; /* open libuv handles; the memory goes with the last */
+	struct guard_ref client; /* nullmxd-flood: the client's entry in the limits table */
 	bool listed;
 	bool closing;
 };
@@ -209,7 +215,7 @@ static void log_conn(struct conn *c, enum end_reason why)
 	const struct session *s = c->session;
 
 	log_begin(LOG_INFO, "conn");
-	log_addr("client", "client_port", &c->peer.sa);
+	anon_log_client(&c->peer.sa); /* nullmxd-flood: client and client_port, log.anonymize */
 	if (c->listener->wildcard && uv_tcp_getsockname(&c->tcp, &local.sa, &len) == 0) {
 		log_addr("local", "local_port", &local.sa);
 	} else {
@@ -255,7 +261,13 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (c->closing)
 		return;
 	c->closing = true;
-	log_conn(c, c->end != END_NONE ? (enum end_reason)c->end : why);
+	if (c->end != END_NONE)
+		why = (enum end_reason)c->end;
+	/* nullmxd-flood: counted always, logged unless flood control holds the line back */
+	stats_conn_end(c->listener, &c->peer.sa, why, end_words[why], c->bytes_in, c->bytes_out);
+	if (guard_log(&c->client))
+		log_conn(c, why);
+	guard_release(&c->client);
 	drain_remove(c);
 	if (c->session) {
 		sessions_remove(c);
@@ -502,6 +514,8 @@ static void start_greeting(struct conn *c)
  * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
  * after it are the client's: commands for a session, drained input otherwise.
  */
+static bool admit(struct conn *c); /* nullmxd-flood */
+
 static void proxy_input(struct conn *c, const char *p, size_t len)
 {
 	struct session *s = c->session;
@@ -530,6 +544,8 @@ static void proxy_input(struct conn *c, const char *p, size_t len)
 	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
 	p += r.used - before;
 	rest = len - (r.used - before);
+	if (!admit(c)) /* nullmxd-flood */
+		return;
 	start_greeting(c);
 	if (c->closing || rest == 0)
 		return;
@@ -557,14 +573,34 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c, END_INPUT_LIMIT);
 }
 
-/* Over the cap: one non-blocking write of the 521 and an immediate close, no drain. */
-static void shed(struct conn *c)
+/* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
+static void shed(struct conn *c, enum end_reason why)
 {
 	uv_buf_t buf = refusal_buf(c);
 	int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
 
 	c->bytes_out = n > 0 ? (size_t)n : 0;
-	conn_close(c, END_OVERLOAD);
+	conn_close(c, why);
+}
+
+/*
+ * nullmxd-flood: per-client limits, checked once the client is known (after a PROXY
+ * header, if any). Over a limit: the 521 without the drain, or (over_limit = "close")
+ * nothing. Returns false when it ended the connection.
+ */
+static bool admit(struct conn *c)
+{
+	switch (guard_admit(&c->client, &c->peer.sa)) {
+	case GUARD_OK:
+		return true;
+	case GUARD_LIMIT_REPLY:
+		shed(c, END_LIMIT);
+		return false;
+	case GUARD_LIMIT_CLOSE:
+		conn_close(c, END_LIMIT);
+		return false;
+	}
+	return true;
 }
 
 static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
@@ -670,8 +706,8 @@ void conn_accept(struct listener *l)
 		c->peer.sa.sa_family = AF_UNSPEC;
 		conn_close(c, END_ERROR);
 	} else if (cs.count > cs.set.max_connections) {
-		shed(c);
-	} else {
+		shed(c, END_OVERLOAD);
+	} else if (c->profile->proxy || admit(c)) { /* nullmxd-flood: else after the header */
 		serve(c);
 	}
 }
