@@ -111,6 +111,11 @@ static int run(struct config *cfg)
 	notify_close();
 	uv_walk(loop, close_handle, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
+	/* Closing the signal handles restored the default actions: a late signal must not
+	 * turn a clean exit into a kill. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	uv_loop_close(loop);
 	server_free();
 	return rc;
