@@ -5,9 +5,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -549,12 +551,30 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 		cfg->defaults = build_profile(ld, sp, true);
 }
 
+/* Names only, checked now so a typo is a file:line error and not a failed start. */
+static void parse_account(struct loader *ld, const config_setting_t *s, const char *key,
+			  char **out)
+{
+	const char *name = s ? get_string(ld, s, key) : NULL;
+	bool user = strcmp(key, "user") == 0;
+
+	if (!name)
+		return;
+	if (!*name || strlen(name) >= 64)
+		error_at(ld, s, "%s must be a name of 1 to 63 characters", key);
+	else if (user ? !getpwnam(name) : !getgrnam(name))
+		error_at(ld, s, "%s: no %s named '%s' on this system", key, key, name);
+	else if (!(*out = strdup(name)))
+		error_at(ld, s, "out of memory");
+}
+
 static void parse_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 {
 	static const char *const known[] = {
 		"listen",	 "hostname",	  "reply",	   "mode",	    "rcpt_reply",
 		"max_connections", "drain_timeout", "drain_bytes", "idle_timeout", "session_timeout",
-		"max_commands",	 "proxy_timeout", "log",	   NULL};
+		"max_commands",	 "proxy_timeout", "log",	   "user",
+		"group",	 NULL};
 	const config_setting_t *s;
 	struct spec base = {0};
 	long long v;
@@ -567,6 +587,8 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 		cfg->max_connections = (unsigned long)v;
 	parse_log(ld, config_setting_get_member(root, "log"), cfg);
 	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
+	parse_account(ld, config_setting_get_member(root, "user"), "user", &cfg->user);
+	parse_account(ld, config_setting_get_member(root, "group"), "group", &cfg->group);
 }
 
 /* libconfig resolves @include against its include dir: the config file's own directory. */
@@ -623,6 +645,8 @@ void config_free(struct config *cfg)
 	profile_unref(cfg->defaults);
 	free(cfg->path);
 	free(cfg->listen);
+	free(cfg->user);
+	free(cfg->group);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -697,4 +721,6 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
 	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
+	fprintf(out, "user %s\n", cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
+	fprintf(out, "group %s\n", cfg->group ? cfg->group : "auto (the user's primary group)");
 }
