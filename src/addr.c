@@ -29,7 +29,7 @@ void addr_format(const struct sockaddr *sa, char *out, size_t len)
 	unsigned port;
 
 	addr_text(sa, ip, sizeof(ip), &port);
-	snprintf(out, len, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	snprintf(out, len, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
 /* "192.0.2.0/24", "2001:db8::/32", or a bare address (a host). */

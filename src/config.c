@@ -22,8 +22,6 @@
 #include "proxy.h"
 
 static const char *const default_listen[] = {"0.0.0.0:25", "[::]:25"};
-static const char *const default_reply[] = {"%h does not accept mail",
-					    "5.3.2 %h does not accept mail"};
 
 /* What a listener's profile is made of: the global keys, then a listen group's own. */
 struct spec {
@@ -36,8 +34,8 @@ struct spec {
 	struct profile base; /* mode, proxy, numbers; no replies */
 };
 
-static void vreport(struct loader *ld, const config_setting_t *s, const char *kind,
-		    const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+vreport(struct loader *ld, const config_setting_t *s, const char *kind, const char *fmt, va_list ap)
 {
 	const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s)
 							      : ld->path;
@@ -318,12 +316,13 @@ static void get_proxy(struct loader *ld, const config_setting_t *group, struct s
 	enum proxy_allow allow;
 	const char *v;
 
-	if (from && !s)
-		error_at(ld, from, "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
-	if (!s || !(v = get_string(ld, s, "proxy")))
+	if (s && !(v = get_string(ld, s, "proxy")))
 		return;
-	if (strcmp(v, "none") == 0)
+	if (!s || strcmp(v, "none") == 0) {
+		if (from)
+			error_at(ld, from, "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
 		return;
+	}
 	if (proxy_allow_parse(v, &allow) != 0) {
 		error_at(ld, s, "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"%s\"", v);
 		return;
@@ -515,6 +514,9 @@ static void parse_listen(struct loader *ld, const config_setting_t *s, const str
 static void parse_globals(struct loader *ld, const config_setting_t *root, struct spec *sp,
 			  struct config *cfg)
 {
+	const struct smtp_reply_default *greeting =
+		smtp_default_reply(SMTP_MODE_CLOSE, SMTP_REPLY_GREETING);
+
 	sp->base = (struct profile){
 		.mode = SMTP_MODE_CLOSE,
 		.drain_timeout_ms = CONFIG_DRAIN_TIMEOUT_MS,
@@ -524,9 +526,8 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 		.drain_bytes = CONFIG_DRAIN_BYTES,
 		.max_commands = SMTP_MAX_COMMANDS_DEFAULT,
 	};
-	sp->nreply = 2;
-	sp->reply[0] = default_reply[0];
-	sp->reply[1] = default_reply[1];
+	sp->nreply = greeting->nlines;
+	memcpy(sp->reply, greeting->lines, greeting->nlines * sizeof(sp->reply[0]));
 	if (!config_setting_get_member(root, "hostname"))
 		default_hostname(ld, sp);
 	apply_common(ld, root, sp);
@@ -689,9 +690,14 @@ static void print_listener(FILE *out, const struct listen_addr *a)
 		}
 		fputc('\n', out);
 	}
-	print_reply(out, "reply", p->replies[SMTP_REPLY_GREETING]);
-	if (p->mode == SMTP_MODE_RCPT)
+	if (p->mode == SMTP_MODE_RCPT) {
+		print_reply(out, "greeting", p->replies[SMTP_REPLY_GREETING]);
 		print_reply(out, "rcpt_reply", p->replies[SMTP_REPLY_RCPT_REJECT]);
+		/* what limits, timeouts and a stop still answer */
+		print_reply(out, "reply", p->replies[SMTP_REPLY_TOO_MANY_COMMANDS]);
+	} else {
+		print_reply(out, "reply", p->replies[SMTP_REPLY_GREETING]);
+	}
 }
 
 static void print_ms(FILE *out, const char *key, unsigned ms)

@@ -223,10 +223,8 @@ static void log_conn(struct conn *c, enum end_reason why)
 		log_uint("local_port", c->listener->port);
 	}
 	if (s && s->proxy.sa.sa_family != AF_UNSPEC) {
-		char ip[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
-		unsigned port;
-		addr_text(&s->proxy.sa, ip, sizeof(ip), &port);
-		snprintf(text, sizeof(text), "%s:%u", ip, port);
+		char text[INET6_ADDRSTRLEN + 8];
+		addr_format(&s->proxy.sa, text, sizeof(text));
 		log_str("proxy", text);
 	}
 	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
@@ -459,7 +457,7 @@ static enum end_reason reason_of(const char *word)
 static void session_input(struct conn *c, const char *p, size_t len)
 {
 	uv_buf_t bufs[BATCH];
-	unsigned n = 0;
+	unsigned n = 0, answered = 0;
 	int err = 0;
 
 	while (len > 0 && c->end == END_NONE && err == 0) {
@@ -469,6 +467,7 @@ static void session_input(struct conn *c, const char *p, size_t len)
 		len -= used;
 		if (d.reply == SMTP_REPLY_NONE)
 			continue;
+		answered++;
 		bufs[n++] = reply_buf(c, d.reply);
 		if (d.action == SMTP_CLOSE)
 			c->end = reason_of(d.reason);
@@ -484,7 +483,7 @@ static void session_input(struct conn *c, const char *p, size_t len)
 	} else if (c->end != END_NONE) {
 		begin_drain(c);
 		c->drain_from -= len; /* what followed the last command is drained input */
-	} else {
+	} else if (answered > 0) { /* a client trickling bytes of one line is still idle */
 		arm_session_timer(c, c->profile->idle_timeout_ms);
 	}
 }

@@ -244,8 +244,8 @@ void log_end(void)
 	}
 }
 
-static void vmessage(int priority, const char *event, bool with_errno, const char *fmt,
-		     va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+vmessage(int priority, const char *event, bool with_errno, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	int saved = errno;

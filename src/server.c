@@ -59,19 +59,22 @@ static void apply(const struct config *cfg)
 }
 
 /*
- * A listener takes the profile of the entry with its address; one whose address left
- * the config (it stays bound until a restart) takes the global settings.
+ * A listener takes the profile of the entry with its address. One whose entry left
+ * the config stays bound until a restart and keeps what it had: taking the global
+ * settings could drop its PROXY header and serve a balancer's headers as input. A
+ * passed socket that no entry claims follows the global settings.
  */
 static void assign_profiles(const struct config *cfg)
 {
 	for (size_t i = 0; i < srv.nlisteners; i++) {
 		struct listener *l = &srv.listeners[i];
-		struct profile *p = cfg->defaults;
+		struct profile *p = srv.texts[i][0] && l->profile ? l->profile : cfg->defaults;
 		for (size_t j = 0; j < cfg->nlisten; j++)
 			if (strcmp(cfg->listen[j].text, srv.texts[i]) == 0)
 				p = cfg->listen[j].profile;
+		profile_ref(p);
 		profile_unref(l->profile);
-		l->profile = profile_ref(p);
+		l->profile = p;
 	}
 }
 
