@@ -4,9 +4,9 @@
 #include <stdio.h>
 
 #include "addr.h"
-#include "anon.h"    /* nullmxd-flood */
-#include "guard.h"   /* nullmxd-flood */
-#include "metrics.h" /* nullmxd-flood */
+#include "anon.h"
+#include "guard.h"
+#include "metrics.h"
 #include "log.h"
 #include "profile.h"
 
@@ -42,7 +42,7 @@ struct config {
 	struct log_settings log;
 	char *user;  /* a root start drops to these; NULL: the defaults (privdrop.h) */
 	char *group;
-	/* nullmxd-flood: config_flood.c */
+	/* parsed in config_flood.c */
 	struct guard_settings guard;
 	struct anon_settings anon;
 	struct metrics_settings metrics;

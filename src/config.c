@@ -17,7 +17,7 @@
 #include <uv.h>
 
 #include "config.h"
-#include "config_parse.h" /* nullmxd-flood: the helpers below are shared with config_flood.c */
+#include "config_parse.h" /* the helpers below are shared with config_flood.c */
 #include "hostname.h"
 #include "proxy.h"
 
@@ -354,7 +354,7 @@ static const char *facility_name(int value)
 static void parse_log(struct loader *ld, const config_setting_t *s, struct config *cfg)
 {
 	static const char *const known[] = {"format", "target", "facility",
-					    /* nullmxd-flood: parsed in config_flood.c */
+					    /* parsed in config_flood.c */
 					    CONFIG_FLOOD_LOG_KEYS, NULL};
 	static const char *const formats[] = {"text", "json", NULL};
 	static const char *const targets[] = {"stderr", "syslog", NULL};
@@ -587,7 +587,7 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
 	parse_account(ld, config_setting_get_member(root, "user"), "user", &cfg->user);
 	parse_account(ld, config_setting_get_member(root, "group"), "group", &cfg->group);
-	config_parse_flood(ld, root, cfg); /* nullmxd-flood: limits, metrics, log flood control */
+	config_parse_flood(ld, root, cfg); /* limits, metrics, log flood control */
 }
 
 /* libconfig resolves @include against its include dir: the config file's own directory. */
@@ -727,5 +727,5 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
 	fprintf(out, "user %s\n", cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
 	fprintf(out, "group %s\n", cfg->group ? cfg->group : "auto (the user's primary group)");
-	config_print_flood(cfg, out); /* nullmxd-flood */
+	config_print_flood(cfg, out);
 }

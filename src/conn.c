@@ -14,11 +14,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "anon.h" /* nullmxd-flood */
+#include "anon.h"
 #include "conn.h"
-#include "guard.h" /* nullmxd-flood */
+#include "guard.h"
 #include "log.h"
-#include "stats.h" /* nullmxd-flood */
+#include "stats.h"
 #include "proxy.h"
 
 /* After a stop request, open drains get at most this long. */
@@ -45,7 +45,7 @@ enum end_reason {
 	END_PROXY_TIMEOUT,
 	END_PROXY_INVALID,
 	END_PROXY_UNTRUSTED,
-	END_LIMIT, /* nullmxd-flood */
+	END_LIMIT,
 };
 
 static const char *const end_words[] = {
@@ -97,7 +97,7 @@ struct conn {
 	uint8_t phase;
 	uint8_t end;     /* why the session ended, when it ended itself */
 	uint8_t handles; /* open libuv handles; the memory goes with the last */
-	struct guard_ref client; /* nullmxd-flood: the client's entry in the limits table */
+	struct guard_ref client; /* the client's entry in the limits table */
 	bool listed;
 	bool closing;
 };
@@ -215,7 +215,7 @@ static void log_conn(struct conn *c, enum end_reason why)
 	const struct session *s = c->session;
 
 	log_begin(LOG_INFO, "conn");
-	anon_log_client(&c->peer.sa); /* nullmxd-flood: client and client_port, log.anonymize */
+	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
 	if (c->listener->wildcard && uv_tcp_getsockname(&c->tcp, &local.sa, &len) == 0) {
 		log_addr("local", "local_port", &local.sa);
 	} else {
@@ -261,7 +261,7 @@ static void conn_close(struct conn *c, enum end_reason why)
 	c->closing = true;
 	if (c->end != END_NONE)
 		why = (enum end_reason)c->end;
-	/* nullmxd-flood: counted always, logged unless flood control holds the line back */
+	/* counted always, logged unless flood control holds the line back */
 	stats_conn_end(c->listener, &c->peer.sa, why, end_words[why], c->bytes_in, c->bytes_out);
 	if (guard_log(&c->client))
 		log_conn(c, why);
@@ -513,7 +513,7 @@ static void start_greeting(struct conn *c)
  * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
  * after it are the client's: commands for a session, drained input otherwise.
  */
-static bool admit(struct conn *c); /* nullmxd-flood */
+static bool admit(struct conn *c);
 
 static void proxy_input(struct conn *c, const char *p, size_t len)
 {
@@ -543,7 +543,7 @@ static void proxy_input(struct conn *c, const char *p, size_t len)
 	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
 	p += r.used - before;
 	rest = len - (r.used - before);
-	if (!admit(c)) /* nullmxd-flood */
+	if (!admit(c))
 		return;
 	start_greeting(c);
 	if (c->closing || rest == 0)
@@ -583,7 +583,7 @@ static void shed(struct conn *c, enum end_reason why)
 }
 
 /*
- * nullmxd-flood: per-client limits, checked once the client is known (after a PROXY
+ * Per-client limits, checked once the client is known (after a PROXY
  * header, if any). Over a limit: the 521 without the drain, or (over_limit = "close")
  * nothing. Returns false when it ended the connection.
  */
@@ -706,7 +706,7 @@ void conn_accept(struct listener *l)
 		conn_close(c, END_ERROR);
 	} else if (cs.count > cs.set.max_connections) {
 		shed(c, END_OVERLOAD);
-	} else if (c->profile->proxy || admit(c)) { /* nullmxd-flood: else after the header */
+	} else if (c->profile->proxy || admit(c)) { /* else after the header */
 		serve(c);
 	}
 }

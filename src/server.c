@@ -10,12 +10,12 @@
 #include "activation.h"
 #include "build-config.h"
 #include "conn.h"
-#include "guard.h" /* nullmxd-flood */
+#include "guard.h"
 #include "listener.h"
 #include "log.h"
-#include "metrics.h" /* nullmxd-flood */
+#include "metrics.h"
 #include "server.h"
-#include "stats.h" /* nullmxd-flood */
+#include "stats.h"
 
 static struct {
 	struct config cfg;
@@ -52,7 +52,6 @@ static void apply(const struct config *cfg)
 	log_configure(&cfg->log);
 	set.max_connections = connection_cap(cfg);
 	conn_configure(&set);
-	/* nullmxd-flood: limits, log flood control, anonymisation, metrics */
 	if (guard_configure(&cfg->guard) != 0 || anon_configure(&cfg->anon) != 0)
 		log_warnx("out of memory for the client table: per-client limits are off");
 	metrics_configure(&cfg->metrics);
@@ -84,7 +83,7 @@ static void on_connection(uv_stream_t *server, int status)
 		srv.accepted++;
 		conn_accept(server->data);
 	} else {
-		stats_accept_error(status); /* nullmxd-flood: logged once a second, event=pressure */
+		stats_accept_error(status); /* logged once a second, event=pressure */
 	}
 }
 
@@ -144,7 +143,7 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 
 	srv.cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
-	if (stats_init(loop) != 0 || guard_init(loop) != 0 || metrics_init(loop) != 0) /* nullmxd-flood */
+	if (stats_init(loop) != 0 || guard_init(loop) != 0 || metrics_init(loop) != 0)
 		return EX_OSERR;
 	apply(&srv.cfg);
 	log_begin(LOG_INFO, "start");
@@ -202,7 +201,7 @@ void server_reload(void)
 	log_str("config", srv.cfg.path);
 	log_str("status", rc == 0 ? "ok" : "refused");
 	log_end();
-	stats_reload(rc == 0); /* nullmxd-flood */
+	stats_reload(rc == 0);
 	if (rc != 0)
 		return;
 	if (!config_listen_equal(&srv.cfg, &next))
@@ -226,8 +225,8 @@ void server_stop(const char *signal_name)
 	log_end();
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		listener_close(&srv.listeners[i]);
-	guard_stop();	/* nullmxd-flood: pending summaries, then every line */
-	metrics_stop(); /* nullmxd-flood */
+	guard_stop();	/* pending summaries, then every line */
+	metrics_stop();
 	conn_stop_all();
 }
 
