@@ -28,10 +28,13 @@ struct mclient {
 	char buf[METRICS_REQUEST_MAX];
 };
 
+/*
+ * The listener is an allocation of its own, freed in its close callback: a reload that
+ * moves it opens the new one while the old one is still closing.
+ */
 static struct {
 	uv_loop_t *loop;
-	uv_tcp_t tcp;
-	bool open;
+	uv_tcp_t *listener; /* NULL when none is open */
 	struct metrics_settings set;
 	unsigned clients;
 } ms;
@@ -199,30 +202,30 @@ static void on_connection(uv_stream_t *server, int status)
 		client_close(m);
 }
 
-static void listener_stop(void)
+static void on_listener_close(uv_handle_t *h)
 {
-	if (ms.open)
-		uv_close((uv_handle_t *)&ms.tcp, NULL);
-	ms.open = false;
+	free(h);
 }
 
-static int listener_start(const struct metrics_settings *s)
+static void listener_stop(void)
+{
+	if (ms.listener)
+		uv_close((uv_handle_t *)ms.listener, on_listener_close);
+	ms.listener = NULL;
+}
+
+static int listener_bind(uv_tcp_t *t, const struct metrics_settings *s)
 {
 	union sockaddr_any bound;
 	int len = sizeof(bound), err;
 	char ip[INET6_ADDRSTRLEN];
 	unsigned port;
 
-	if ((err = uv_tcp_init(ms.loop, &ms.tcp)) != 0)
-		return err;
-	ms.open = true;
-	if ((err = uv_tcp_bind(&ms.tcp, &s->addr.sa,
+	if ((err = uv_tcp_bind(t, &s->addr.sa,
 			       s->addr.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) != 0 ||
-	    (err = uv_listen((uv_stream_t *)&ms.tcp, 16, on_connection)) != 0 ||
-	    (err = uv_tcp_getsockname(&ms.tcp, &bound.sa, &len)) != 0) {
-		listener_stop();
+	    (err = uv_listen((uv_stream_t *)t, 16, on_connection)) != 0 ||
+	    (err = uv_tcp_getsockname(t, &bound.sa, &len)) != 0)
 		return err;
-	}
 	addr_text(&bound.sa, ip, sizeof(ip), &port);
 	log_begin(LOG_INFO, "metrics_listen");
 	log_str("addr", ip);
@@ -231,11 +234,28 @@ static int listener_start(const struct metrics_settings *s)
 	return 0;
 }
 
+static int listener_start(const struct metrics_settings *s)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+	int err;
+
+	if (!t)
+		return UV_ENOMEM;
+	if ((err = uv_tcp_init(ms.loop, t)) != 0) {
+		free(t);
+		return err;
+	}
+	ms.listener = t;
+	if ((err = listener_bind(t, s)) != 0)
+		listener_stop();
+	return err;
+}
+
 void metrics_configure(const struct metrics_settings *s)
 {
 	int err;
 
-	if (ms.open && s->enabled && strcmp(s->text, ms.set.text) == 0)
+	if (ms.listener && s->enabled && strcmp(s->text, ms.set.text) == 0)
 		return;
 	listener_stop();
 	ms.set = *s;

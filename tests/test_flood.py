@@ -240,6 +240,58 @@ class Metrics(unittest.TestCase):
             self.assertEqual(stats["limit_rate"], "1")
 
 
+def metrics_port(d, nth=1):
+    return int(d.wait_for(lambda f: f.get("event") == "metrics_listen", count=nth)[-1]["port"])
+
+
+def reload_with(d, text, nth):
+    """Rewrites the config, sends SIGHUP and waits for the nth reload line."""
+    with open(d.config_path, "w") as f:
+        f.write(text)
+    d.send_signal(signal.SIGHUP)
+    return d.wait_for(lambda f: f.get("event") == "reload", count=nth)[-1]
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+class MetricsListener(unittest.TestCase):
+    def test_reload_to_an_address_that_cannot_bind(self):
+        cfg = config("", "", 'metrics = { listen = "127.0.0.1:0"; };')
+        with Daemon(cfg) as d:
+            old = metrics_port(d)
+            # 192.0.2.1 (TEST-NET-1) is no address of this host: EADDRNOTAVAIL.
+            reload_with(d, config("", "", 'metrics = { listen = "192.0.2.1:9325"; };'), 1)
+            warning = d.wait_for(lambda f: f.get("event") == "warning"
+                                 and "metrics" in f.get("msg", ""))[0]["msg"]
+            self.assertIn("cannot listen on 192.0.2.1:9325", warning)
+            self.assertEqual(one_conn(d)[0], DEFAULT_REPLY)
+            self.assertTrue(refused(old))
+            # And back: the daemon is whole.
+            reload_with(d, cfg.replace("127.0.0.1:0", "127.0.0.2:0"), 2)
+            status, _ = get(f"http://127.0.0.2:{metrics_port(d, 2)}/metrics")
+            self.assertEqual(status, 200)
+            self.assertIsNone(d.proc.poll())
+
+    def test_reload_moves_the_listener(self):
+        cfg = config("", "", 'metrics = { listen = "127.0.0.1:0"; };')
+        with Daemon(cfg) as d:
+            old = metrics_port(d)
+            self.assertEqual(get(f"http://127.0.0.1:{old}/metrics")[0], 200)
+            reload_with(d, cfg.replace("127.0.0.1:0", "127.0.0.2:0"), 1)
+            new = metrics_port(d, 2)
+            status, body = get(f"http://127.0.0.2:{new}/metrics")
+            self.assertEqual(status, 200)
+            self.assertIn('nullmxd_config_reloads_total{result="ok"} 1', body)
+            self.assertTrue(refused(old))
+            self.assertIsNone(d.proc.poll())
+
+
 @unittest.skipUnless(shutil.which("fail2ban-regex"), "fail2ban-regex not installed")
 class Fail2ban(unittest.TestCase):
     def run_regex(self, lines):
