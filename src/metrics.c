@@ -167,9 +167,31 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
-static void on_spare_close(uv_handle_t *h)
+static void on_refused_close(uv_handle_t *h)
 {
-	h->data = NULL;
+	free(h);
+}
+
+/*
+ * Over the client cap: accept anyway, as a connection left pending stops libuv from
+ * watching the listener for good. The 503 goes out only if the socket takes it at
+ * once; a request already sent may turn the close into a reset, which is fine for a
+ * scraper that will retry.
+ */
+static void refuse(uv_stream_t *server)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\n\r\n";
+	uv_buf_t buf = uv_buf_init((char *)busy, sizeof(busy) - 1);
+	uv_tcp_t *t = malloc(sizeof(*t));
+
+	if (!t || uv_tcp_init(ms.loop, t) != 0) {
+		free(t); /* out of memory: the listener waits for the next uv_accept */
+		return;
+	}
+	if (uv_accept(server, (uv_stream_t *)t) == 0)
+		uv_try_write((uv_stream_t *)t, &buf, 1);
+	uv_close((uv_handle_t *)t, on_refused_close);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -182,13 +204,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	m = ms.clients < METRICS_CLIENTS_MAX ? calloc(1, sizeof(*m)) : NULL;
 	if (!m) {
-		/* Accept and close at once: an unaccepted connection stops the listener. */
-		static uv_tcp_t spare;
-		if (spare.data || uv_tcp_init(ms.loop, &spare) != 0)
-			return;
-		spare.data = &spare;
-		uv_accept(server, (uv_stream_t *)&spare);
-		uv_close((uv_handle_t *)&spare, on_spare_close);
+		refuse(server);
 		return;
 	}
 	ms.clients++;

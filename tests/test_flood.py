@@ -291,6 +291,25 @@ class MetricsListener(unittest.TestCase):
             self.assertTrue(refused(old))
             self.assertIsNone(d.proc.poll())
 
+    def test_a_burst_over_the_client_cap_leaves_it_listening(self):
+        cfg = config("", "", 'metrics = { listen = "127.0.0.1:0"; };')
+        with Daemon(cfg) as d:
+            port = metrics_port(d)
+            idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+            extra = [socket.create_connection(("127.0.0.1", port)) for _ in range(30)]
+            for s in extra:
+                s.settimeout(5)
+                try:
+                    self.assertIn(s.recv(4096), (b"", b"HTTP/1.1 503 Service Unavailable\r\n"
+                                                 b"Content-Length: 0\r\nConnection: close\r\n\r\n"))
+                except ConnectionResetError:
+                    pass
+                s.close()
+            for s in idle:
+                s.close()
+            time.sleep(0.2)
+            self.assertEqual(get(f"http://127.0.0.1:{port}/metrics")[0], 200)
+
 
 @unittest.skipUnless(shutil.which("fail2ban-regex"), "fail2ban-regex not installed")
 class Fail2ban(unittest.TestCase):
