@@ -20,6 +20,7 @@ struct mclient {
 	uv_timer_t timer;
 	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
+	struct mclient *prev, *next; /* every client still open, for metrics_stop */
 	char *response;
 	size_t len;
 	int handles; /* open handles; freed when the last closes */
@@ -36,7 +37,8 @@ static struct {
 	uv_loop_t *loop;
 	uv_tcp_t *listener; /* NULL when none is open */
 	struct metrics_settings set;
-	unsigned clients;
+	struct mclient *clients;
+	unsigned nclients;
 } ms;
 
 int metrics_init(uv_loop_t *loop)
@@ -51,9 +53,15 @@ static void on_client_close(uv_handle_t *h)
 
 	if (--m->handles > 0)
 		return;
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		ms.clients = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
 	free(m->response);
 	free(m);
-	ms.clients--;
+	ms.nclients--;
 }
 
 static void client_close(struct mclient *m)
@@ -194,6 +202,15 @@ static void refuse(uv_stream_t *server)
 	uv_close((uv_handle_t *)t, on_refused_close);
 }
 
+static void client_link(struct mclient *m)
+{
+	m->next = ms.clients;
+	if (ms.clients)
+		ms.clients->prev = m;
+	ms.clients = m;
+	ms.nclients++;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct mclient *m;
@@ -202,12 +219,12 @@ static void on_connection(uv_stream_t *server, int status)
 		stats_accept_error(status);
 		return;
 	}
-	m = ms.clients < METRICS_CLIENTS_MAX ? calloc(1, sizeof(*m)) : NULL;
+	m = ms.nclients < METRICS_CLIENTS_MAX ? calloc(1, sizeof(*m)) : NULL;
 	if (!m) {
 		refuse(server);
 		return;
 	}
-	ms.clients++;
+	client_link(m);
 	uv_tcp_init(ms.loop, &m->tcp);
 	uv_timer_init(ms.loop, &m->timer);
 	m->handles = 2;
@@ -279,9 +296,12 @@ void metrics_configure(const struct metrics_settings *s)
 		log_warnx("metrics: cannot listen on %s: %s", s->text, uv_strerror(err));
 }
 
+/* Idle clients would hold the loop open until their deadline. */
 void metrics_stop(void)
 {
 	listener_stop();
+	for (struct mclient *m = ms.clients; m; m = m->next)
+		client_close(m);
 }
 
 static void family_reason(FILE *f, size_t li, int fam, unsigned r)

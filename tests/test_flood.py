@@ -310,6 +310,15 @@ class MetricsListener(unittest.TestCase):
             time.sleep(0.2)
             self.assertEqual(get(f"http://127.0.0.1:{port}/metrics")[0], 200)
 
+    def test_an_idle_client_does_not_hold_up_exit(self):
+        cfg = config("", "", 'metrics = { listen = "127.0.0.1:0"; };')
+        with Daemon(cfg) as d:
+            idle = socket.create_connection(("127.0.0.1", metrics_port(d)))
+            t0 = time.monotonic()
+            self.assertEqual(d.stop(timeout=5), 0)
+            self.assertLess(time.monotonic() - t0, 1.5)
+            idle.close()
+
 
 @unittest.skipUnless(shutil.which("fail2ban-regex"), "fail2ban-regex not installed")
 class Fail2ban(unittest.TestCase):
