@@ -369,54 +369,58 @@ def cpu_seconds(pid):
 
 
 class DescriptorExhaustion(unittest.TestCase):
-    def test_low_nofile_flood(self):
-        def low_limit():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    LIMIT = 40
 
-        cfg = config("per_ip_connections = 0; per_ip_rate = 0;", "", "drain_timeout = 3;")
-        with Daemon(cfg, preexec_fn=low_limit) as d:
+    # The daemon starts with an ordinary limit, so its connection cap (1000) is far above
+    # what it can open once the running process's limit drops: connections then run into
+    # EMFILE instead of being shed as overload. libuv answers EMFILE by accepting and
+    # closing the pending clients on a reserve descriptor, without telling the daemon.
+    def test_low_nofile_flood(self):
+        cfg = config("per_ip_connections = 0; per_ip_rate = 0;", "",
+                     "max_connections = 1000; drain_timeout = 3;")
+        # Only a process of the same user may lower another's limit: no privilege drop.
+        if os.geteuid() == 0:
+            cfg += 'user = "root";\n'
+        with Daemon(cfg) as d:
             pid = d.proc.pid
-            cpu0 = cpu_seconds(pid)
-            held = []
-            for i in range(300):  # far past the 64 descriptors it has
-                try:
-                    s = connect_from(d, f"127.0.2.{i % 250 + 1}")
-                    held.append(s)
-                except OSError:
-                    break
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
+            cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+            held = [connect_from(d, f"127.0.2.{i + 1}") for i in range(100)]
+            replies = []
+            for s in held:
+                s.settimeout(5)
+                replies.append(read_until_eof(s) if s is held[-1] else s.recv(4096))
+            served = replies.count(DEFAULT_REPLY)
+            self.assertGreater(served, 0)
+            self.assertLess(served, self.LIMIT)
+            # Past the limit a client is closed at once, without a word: neither a
+            # hang nor a reset. Nothing tells the daemon, so accept_errors stays 0.
+            self.assertEqual(replies.count(b""), len(held) - served)
             start = time.monotonic()
             n = 0
             while time.monotonic() - start < 2 and n < 3000:
-                try:
-                    s = connect_from(d, "127.0.3.1")
-                    s.close()
-                except OSError:
-                    pass
+                connect_from(d, "127.0.3.1").close()
                 n += 1
             for s in held:
                 s.close()
             self.assertIsNone(d.proc.poll(), "daemon died")
+            # A daemon spinning on EMFILE would burn a whole core while the flood lasts.
+            self.assertLess(cpu_seconds(pid) - cpu0, (time.monotonic() - wall0) / 2)
             time.sleep(1)
-            # Idle again: no spinning.
             idle0 = cpu_seconds(pid)
             time.sleep(1)
-            self.assertLess(cpu_seconds(pid) - idle0, 0.2)
-            self.assertLess(cpu_seconds(pid) - cpu0, 10)
+            self.assertLess(cpu_seconds(pid) - idle0, 0.2, "spinning after the flood")
             # Serving normally again. The bound is loose: the sanitizer build, run
             # beside other tests on two cores, may still be working off the backlog.
             deadline = time.monotonic() + 3
             while True:
                 data, port = one_conn(d, "127.0.4.1")
-                self.assertEqual(data, DEFAULT_REPLY)
-                reason = d.conn_line(port)["reason"]
+                reason = d.conn_line(port)["reason"] if data else "shed"
                 if reason == "eof" or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
-            self.assertEqual(reason, "eof")
-            self.assertTrue(conns(d, lambda f: f["reason"] == "overload"))
-            pressure = d.events(lambda f: f.get("event") == "pressure")
-            self.assertTrue(pressure)
-            self.assertLessEqual(len(pressure), time.monotonic() - start + 3)
+            self.assertEqual((data, reason), (DEFAULT_REPLY, "eof"))
+            self.assertFalse(conns(d, lambda f: f["reason"] == "overload"))
 
 
 if __name__ == "__main__":
