@@ -28,7 +28,7 @@ struct ipentry {
 	uint32_t log_start_s;
 	uint32_t log_lines;
 	uint32_t log_suppressed;
-	uint64_t tat; /* rate limit: theoretical arrival time, in ms times the rate */
+	uint64_t tat; /* rate limit: theoretical arrival time, in microseconds */
 	bool used;
 	bool in_window;
 };

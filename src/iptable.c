@@ -238,14 +238,20 @@ void iptable_unpin(struct iptable *t, struct ipentry *e, uint32_t now_s)
 	idle_push(t, e);
 }
 
+/*
+ * The arrival time is kept in microseconds, not in units scaled by the rate: a reload
+ * that changes the rate keeps the table, and a scaled value would be read on the new
+ * scale (a lowered rate then blocked a client for about half the host's uptime).
+ */
 bool iptable_rate_ok(struct ipentry *e, uint64_t now_ms, uint32_t rate, uint32_t window_ms)
 {
-	uint64_t now = now_ms * rate, tau = (uint64_t)window_ms * (rate - 1);
+	uint64_t now = now_ms * 1000, interval = (uint64_t)window_ms * 1000 / rate;
+	uint64_t tau = interval * (rate - 1);
 
 	if (e->tat < now)
 		e->tat = now;
 	if (e->tat - now > tau)
 		return false;
-	e->tat += window_ms;
+	e->tat += interval;
 	return true;
 }

@@ -80,6 +80,22 @@ static void test_rate(void)
 	CHECK(iptable_rate_ok(&one, 6000, 1, 1000));
 }
 
+/* A reload that changes the rate keeps the table: what is stored must not depend on it. */
+static void test_rate_change(void)
+{
+	struct ipentry e = {0};
+	uint64_t t = 1000000000; /* uv_now() counts from boot: about 11 days */
+
+	CHECK(iptable_rate_ok(&e, t, 100, 60000));
+	CHECK(iptable_rate_ok(&e, t + 1, 100, 60000));
+	CHECK(iptable_rate_ok(&e, t + 2, 50, 60000));
+	for (int i = 0; i < 48; i++) /* the two earlier ones count as one at the new rate */
+		CHECK(iptable_rate_ok(&e, t + 3, 50, 60000));
+	CHECK(!iptable_rate_ok(&e, t + 3, 50, 60000));
+	CHECK(!iptable_rate_ok(&e, t + 1000, 50, 60000));
+	CHECK(iptable_rate_ok(&e, t + 1000, 100, 60000)); /* raised again: room sooner */
+}
+
 static int evicted;
 static void on_evict(struct ipentry *e, void *arg)
 {
@@ -177,6 +193,7 @@ int main(void)
 {
 	test_grouping();
 	test_rate();
+	test_rate_change();
 	test_eviction();
 	test_expiry();
 	test_many();
