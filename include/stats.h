@@ -9,9 +9,12 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "config.h"
 #include "listener.h"
 
-#define STATS_LISTENERS_MAX 64
+/* Every listen entry, and as many unclaimed sockets from the service manager. */
+#define STATS_LISTENERS_MAX (2 * CONFIG_LISTEN_MAX)
+/* At least conn.c's end reasons: it checks that at compile time. */
 #define STATS_REASONS_MAX 16
 enum stats_family { STATS_IPV4, STATS_IPV6, STATS_UNKNOWN, STATS_FAMILIES };
 enum stats_limit { STATS_LIMIT_CONNECTIONS, STATS_LIMIT_RATE, STATS_LIMITS };

@@ -46,9 +46,12 @@ enum end_reason {
 	END_PROXY_INVALID,
 	END_PROXY_UNTRUSTED,
 	END_LIMIT,
+	END_REASONS
 };
+/* A reason past the table's end would be counted under another's label. */
+_Static_assert(END_REASONS <= STATS_REASONS_MAX, "raise STATS_REASONS_MAX in stats.h");
 
-static const char *const end_words[] = {
+static const char *const end_words[END_REASONS] = {
 	[END_NONE] = "none",
 	[END_EOF] = "eof",
 	[END_TIMEOUT] = "timeout",

@@ -1,7 +1,8 @@
 /*
  * Counters. Connections are counted by listener, address family and end reason; the
  * listener and reason tables fill as they are first seen, so conn.c needs no
- * registration step and a new end reason there needs no change here.
+ * registration step; a new end reason there needs no change here until the reasons
+ * outgrow STATS_REASONS_MAX, which conn.c checks when it compiles.
  */
 #include <string.h>
 #include <time.h>
