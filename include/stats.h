@@ -38,14 +38,13 @@ struct stats {
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t untracked; /* clients that found the table full of pinned entries */
 	uint32_t tracked;   /* entries in the client table */
-	uint64_t metrics_requests;
+	uint64_t metrics_requests; /* HTTP requests the metrics listener answered */
 };
 
 extern struct stats stats;
 
 /* Start time and the SIGUSR1 handler (one event=stats line). */
 int stats_init(uv_loop_t *loop);
-void stats_stop(void);
 
 /* One call per connection, when it ends; reason is conn.c's index and word for it. */
 void stats_conn_end(const struct listener *l, const struct sockaddr *peer, unsigned reason,

@@ -366,6 +366,9 @@ char *metrics_render(size_t *len)
 	metric(f, "nullmxd_untracked_connections_total", "counter",
 	       "Connections admitted untracked because every table entry was in use.");
 	fprintf(f, "nullmxd_untracked_connections_total %llu\n", (unsigned long long)stats.untracked);
+	metric(f, "nullmxd_metrics_requests_total", "counter",
+	       "Requests the metrics listener answered, this one included.");
+	fprintf(f, "nullmxd_metrics_requests_total %llu\n", (unsigned long long)stats.metrics_requests);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;

@@ -31,12 +31,6 @@ int stats_init(uv_loop_t *loop)
 	return 0;
 }
 
-void stats_stop(void)
-{
-	if (!uv_is_closing((uv_handle_t *)&usr1))
-		uv_close((uv_handle_t *)&usr1, NULL);
-}
-
 /* Usually one or two listeners: a short scan, the last hit first. */
 static size_t listener_slot(const struct listener *l)
 {

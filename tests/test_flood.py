@@ -206,6 +206,7 @@ class Metrics(unittest.TestCase):
             self.assertEqual(val("nullmxd_config_reloads_total", result="failed"), 0)
             self.assertEqual(val("nullmxd_tracked_clients"), 3)
             self.assertEqual(val("nullmxd_log_lines_suppressed_total", scope="client"), 0)
+            self.assertEqual(val("nullmxd_metrics_requests_total"), 1)
             self.assertEqual(val("nullmxd_build_info", version=val.__name__ and
                                  re.search(r'version="([^"]+)"', body).group(1)), 1)
             self.assertAlmostEqual(val("nullmxd_start_time_seconds"), time.time(), delta=60)
