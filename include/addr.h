@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* An IPv4 or IPv6 socket address; sa.sa_family says which. */
@@ -26,5 +27,7 @@ void addr_format(const struct sockaddr *sa, char *out, size_t len);
 /* "192.0.2.0/24", "2001:db8::/32", or a bare address (a host). */
 int cidr_parse(const char *text, struct cidr *out);
 bool cidr_match(const struct cidr *c, const struct sockaddr *sa);
+/* Keeps the first bits of a 16-byte address and zeroes the rest (bits >= 128: all). */
+void addr_mask(uint8_t addr[16], unsigned bits);
 
 #endif

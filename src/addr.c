@@ -92,6 +92,12 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
 	return rest == 0 || ((a[bytes] ^ b[bytes]) & (0xff << (8 - rest))) == 0;
 }
 
+void addr_mask(uint8_t addr[16], unsigned bits)
+{
+	for (unsigned i = 0; i < 16; i++, bits = bits > 8 ? bits - 8 : 0)
+		addr[i] &= bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+}
+
 bool cidr_match(const struct cidr *c, const struct sockaddr *sa)
 {
 	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr.h"
 #include "anon.h"
 #include "listener.h"
 #include "log.h"
@@ -47,11 +48,10 @@ static void key_text(const struct iptable_key *k, unsigned prefix, char *out, si
 {
 	bool v4 = iptable_key_is_v4(k);
 	uint8_t a[16];
-	unsigned bits = prefix;
 	char ip[INET6_ADDRSTRLEN];
 
-	for (unsigned i = 0; i < 16; i++, bits = bits > 8 ? bits - 8 : 0)
-		a[i] = k->addr[i] & (bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits));
+	memcpy(a, k->addr, sizeof(a));
+	addr_mask(a, prefix);
 	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a + 12 : a, ip, sizeof(ip));
 	if (prefix >= 128)
 		snprintf(out, len, "%s", ip);

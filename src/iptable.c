@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "iptable.h"
 
 struct iptable {
@@ -84,8 +85,7 @@ int iptable_key_from(const struct sockaddr *sa, unsigned v6prefix, struct iptabl
 	memcpy(k->addr, &in6->sin6_addr, 16);
 	bits = IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ? 128 : v6prefix;
 	k->prefix = (uint8_t)bits;
-	for (unsigned i = 0; i < 16; i++, bits = bits > 8 ? bits - 8 : 0)
-		k->addr[i] &= bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+	addr_mask(k->addr, bits);
 	return 0;
 }
 

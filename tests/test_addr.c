@@ -72,9 +72,24 @@ static void test_cidr(void)
 	CHECK(cidr_parse("/8", &c) == -1);
 }
 
+static void test_mask(void)
+{
+	uint8_t a[16], want[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80};
+
+	memset(a, 0xff, sizeof(a));
+	addr_mask(a, 57); /* inside a byte */
+	CHECK(memcmp(a, want, sizeof(a)) == 0);
+	memset(a, 0xff, sizeof(a));
+	addr_mask(a, 128);
+	CHECK(a[0] == 0xff && a[15] == 0xff);
+	addr_mask(a, 0);
+	CHECK(a[0] == 0 && a[15] == 0);
+}
+
 int main(void)
 {
 	test_text();
 	test_cidr();
+	test_mask();
 	return test_done();
 }
