@@ -14,8 +14,8 @@ struct conn_settings {
 int conn_init(uv_loop_t *loop);
 void conn_configure(const struct conn_settings *set);
 
-/* Accepts one pending connection on l; never fails the listener. */
-void conn_accept(struct listener *l);
+/* Accepts what l has waiting, a batch at most; never fails the listener. */
+size_t conn_accept(struct listener *l);
 size_t conn_count(void);
 
 /* Cuts every drain to at most a second; the loop ends once the last one closes. */

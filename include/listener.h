@@ -7,21 +7,33 @@
 
 #include "config.h"
 
+struct listener;
+typedef void (*listener_cb)(struct listener *l);
+
+/*
+ * A listening socket watched by a libuv poll handle: nullmxd accepts by itself, so
+ * that accept4() hands over the client's address and a batch limit keeps a flood of
+ * new connections from starving the ones already open.
+ */
 struct listener {
-	uv_tcp_t tcp;
+	uv_poll_t poll;
+	uv_timer_t rest; /* polling again after a pause */
+	int fd;
+	listener_cb ready; /* connections are waiting */
 	char ip[INET6_ADDRSTRLEN]; /* the bound address, for log lines */
 	unsigned port;
 	bool wildcard; /* bound to 0.0.0.0 or [::]: each connection's local address differs */
 	struct profile *profile; /* what its new connections get; a reload replaces it */
-	uv_timer_t retry;	 /* accepting again when out of memory */
 };
 
 /* Binds and listens; an IPv6 listener is IPv6-only so [::] and 0.0.0.0 coexist. */
 int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr *a,
-		  uv_connection_cb cb);
+		  listener_cb ready);
 /* Listens on a socket a service manager passed, bound as it was (socket activation). */
 int listener_adopt(struct listener *l, uv_loop_t *loop, int fd, const char *fdname,
-		   uv_connection_cb cb);
+		   listener_cb ready);
+/* Stops watching for ms milliseconds: accepting failed in a way that polling repeats. */
+void listener_pause(struct listener *l, unsigned ms);
 void listener_close(struct listener *l);
 
 #endif

@@ -10,10 +10,12 @@
  * command session get a session record with a timer of their own.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "anon.h"
 #include "conn.h"
@@ -29,6 +31,9 @@
 #define BATCH 16
 /* drain_timeout values in use at once; more (many reloads in a row) share queue 0. */
 #define DRAIN_QUEUES 4
+/* Connections accepted per wake-up of a listener, and its rest when accepting fails. */
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100
 
 enum phase { PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
 
@@ -75,9 +80,14 @@ static const char *const end_words[END_REASONS] = {
 
 struct conn;
 
-/* Only for connections that read a PROXY header or hold a command session. */
+/*
+ * Only for connections that read a PROXY header or hold a command session: they are
+ * libuv streams. A close-mode connection is a bare descriptor (see drain_raw()).
+ */
 struct session {
+	uv_tcp_t tcp;
 	uv_timer_t timer;
+	uv_shutdown_t shutdown_req;
 	struct conn *prev, *next; /* every open session, for a stop request */
 	struct smtp_reader reader;
 	uint64_t session_deadline_ms;
@@ -87,15 +97,15 @@ struct session {
 };
 
 struct conn {
-	uv_tcp_t tcp;
-	uv_shutdown_t shutdown_req;
-	struct conn *prev, *next; /* the drain list, earliest deadline first */
+	int fd;
+	struct conn *prev, *next; /* a drain queue or a check stage, earliest first */
 	struct listener *listener;
 	struct profile *profile;
 	struct session *session;
 	union sockaddr_any peer;
 	uint64_t start_ms;
-	uint64_t deadline_ms;
+	uint64_t deadline_ms; /* of the drain */
+	uint64_t due_ms;      /* when its queue acts on it: a check, or the deadline */
 	uint64_t bytes_in;
 	uint64_t drain_from; /* bytes_in when the drain began */
 	size_t bytes_out;
@@ -103,10 +113,12 @@ struct conn {
 	uint8_t end;     /* why the session ended, when it ended itself */
 	uint8_t handles; /* open libuv handles; the memory goes with the last */
 	struct guard_ref client; /* the client's entry in the limits table */
-	uint8_t queue; /* its drain queue */
-	bool listed;
+	uint8_t queue; /* its drain queue, or its check stage */
+	uint8_t listed; /* LISTED_NONE, LISTED_DRAIN or LISTED_CHECK */
 	bool closing;
 };
+
+enum { LISTED_NONE, LISTED_DRAIN, LISTED_CHECK };
 
 /* Drains in deadline order: FIFO when they share one timeout. */
 struct drain_queue {
@@ -114,20 +126,32 @@ struct drain_queue {
 	struct conn *head, *tail;
 };
 
+/*
+ * A bare descriptor's drain is polled, not watched: one recv() at the end of each
+ * stage, the stages growing. A client that closes at once costs one recv() and no
+ * poll registration; one that lingers one a second, until its deadline. The first
+ * look comes soon: a socket kept open longer than needed costs more than a recv().
+ */
+static const unsigned check_after_ms[] = {2, 50, 200, 1000};
+#define CHECK_STAGES (sizeof(check_after_ms) / sizeof(check_after_ms[0]))
+
 static struct {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	struct conn_settings set;
 	struct drain_queue queues[DRAIN_QUEUES];
+	struct drain_queue checks[CHECK_STAGES]; /* their timeout_ms is unused */
 	struct conn *sessions;
 	size_t count;
 	bool stopping;
+	int reserve; /* a descriptor to give back when there are none (EMFILE) */
 	char discard[DISCARD_SIZE]; /* every read lands here: nothing is kept but counts */
 } cs;
 
 int conn_init(uv_loop_t *loop)
 {
 	cs.loop = loop;
+	cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return uv_timer_init(loop, &cs.timer);
 }
 
@@ -147,9 +171,12 @@ static void arm_drain_timer(void)
 {
 	uint64_t now = uv_now(cs.loop), first = UINT64_MAX;
 
-	for (int i = 0; i < DRAIN_QUEUES; i++)
-		if (cs.queues[i].head && cs.queues[i].head->deadline_ms < first)
-			first = cs.queues[i].head->deadline_ms;
+	for (size_t i = 0; i < DRAIN_QUEUES; i++)
+		if (cs.queues[i].head && cs.queues[i].head->due_ms < first)
+			first = cs.queues[i].head->due_ms;
+	for (size_t i = 0; i < CHECK_STAGES; i++)
+		if (cs.checks[i].head && cs.checks[i].head->due_ms < first)
+			first = cs.checks[i].head->due_ms;
 	if (first == UINT64_MAX)
 		uv_timer_stop(&cs.timer);
 	else
@@ -172,13 +199,12 @@ static struct drain_queue *queue_for(unsigned timeout_ms)
 	return unused ? unused : &cs.queues[0];
 }
 
-/* Insert from the tail: in a queue of one timeout that is one step. */
-static void drain_insert(struct conn *c)
+/* Insert from the tail by due time: in a queue of one delay that is one step. */
+static void queue_insert(struct drain_queue *q, struct conn *c)
 {
-	struct drain_queue *q = queue_for(c->profile->drain_timeout_ms);
 	struct conn *after = q->tail;
 
-	while (after && after->deadline_ms > c->deadline_ms)
+	while (after && after->due_ms > c->due_ms)
 		after = after->prev;
 	c->prev = after;
 	c->next = after ? after->next : q->head;
@@ -190,21 +216,45 @@ static void drain_insert(struct conn *c)
 		after->next = c;
 	else
 		q->head = c;
-	c->queue = (uint8_t)(q - cs.queues);
-	c->listed = true;
 	if (q->head == c)
 		arm_drain_timer();
+}
+
+static void drain_insert(struct conn *c)
+{
+	struct drain_queue *q = queue_for(c->profile->drain_timeout_ms);
+
+	c->due_ms = c->deadline_ms;
+	c->queue = (uint8_t)(q - cs.queues);
+	c->listed = LISTED_DRAIN;
+	queue_insert(q, c);
+}
+
+/* The next check of a bare descriptor, or its deadline if that comes first. */
+static void check_insert(struct conn *c, unsigned stage)
+{
+	uint64_t due = uv_now(cs.loop) + check_after_ms[stage];
+
+	if (due >= c->deadline_ms) {
+		drain_insert(c);
+		return;
+	}
+	c->due_ms = due;
+	c->queue = (uint8_t)stage;
+	c->listed = LISTED_CHECK;
+	queue_insert(&cs.checks[stage], c);
 }
 
 /*
  * The timer is left as it is: when it fires early it finds nothing due and re-arms.
  * While stopping, an idle timer must not hold the loop open.
  */
-static void drain_remove(struct conn *c)
+static void queue_remove(struct conn *c)
 {
-	struct drain_queue *q = &cs.queues[c->queue];
+	struct drain_queue *q =
+		c->listed == LISTED_DRAIN ? &cs.queues[c->queue] : &cs.checks[c->queue];
 
-	if (!c->listed)
+	if (c->listed == LISTED_NONE)
 		return;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -214,7 +264,7 @@ static void drain_remove(struct conn *c)
 		c->next->prev = c->prev;
 	else
 		q->tail = c->prev;
-	c->listed = false;
+	c->listed = LISTED_NONE;
 	if (cs.stopping && !q->head)
 		arm_drain_timer();
 }
@@ -245,12 +295,12 @@ static void log_addr(const char *ip_key, const char *port_key, const struct sock
 static void log_conn(struct conn *c, enum end_reason why)
 {
 	union sockaddr_any local;
-	int len = sizeof(local);
+	socklen_t len = sizeof(local);
 	const struct session *s = c->session;
 
 	log_begin(LOG_INFO, "conn");
 	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
-	if (c->listener->wildcard && uv_tcp_getsockname(&c->tcp, &local.sa, &len) == 0) {
+	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
 		log_addr("local", "local_port", &local.sa);
 	} else {
 		log_str("local", c->listener->ip);
@@ -270,18 +320,22 @@ static void log_conn(struct conn *c, enum end_reason why)
 	log_end();
 }
 
-static void on_close(uv_handle_t *h)
+static void conn_free(struct conn *c)
 {
-	struct conn *c = h->data;
-
-	if (--c->handles > 0)
-		return;
 	if (c->session)
 		free(c->session->header);
 	free(c->session);
 	profile_unref(c->profile);
 	free(c);
 	cs.count--;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->handles == 0)
+		conn_free(c);
 }
 
 /*
@@ -300,21 +354,64 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (guard_log(&c->client))
 		log_conn(c, why);
 	guard_release(&c->client);
-	drain_remove(c);
-	if (c->session) {
-		sessions_remove(c);
-		uv_close((uv_handle_t *)&c->session->timer, on_close);
+	queue_remove(c);
+	if (!c->session) { /* a bare descriptor */
+		close(c->fd);
+		conn_free(c);
+		return;
 	}
-	uv_close((uv_handle_t *)&c->tcp, on_close);
+	sessions_remove(c);
+	uv_close((uv_handle_t *)&c->session->timer, on_close);
+	uv_close((uv_handle_t *)&c->session->tcp, on_close);
+}
+
+/* Reads what a bare descriptor's client sent; END_NONE while it has more to say. */
+static enum end_reason drain_recv(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, cs.discard, sizeof(cs.discard), MSG_DONTWAIT);
+		if (n > 0) {
+			c->bytes_in += (uint64_t)n;
+			if (c->bytes_in - c->drain_from > c->profile->drain_bytes)
+				return END_INPUT_LIMIT;
+		} else if (n == 0) {
+			return END_EOF;
+		} else if (errno != EINTR) {
+			return errno == EAGAIN || errno == EWOULDBLOCK ? END_NONE : END_ERROR;
+		}
+	}
+}
+
+static void check(struct conn *c)
+{
+	enum end_reason why = drain_recv(c);
+	unsigned stage = c->queue + 1u < CHECK_STAGES ? c->queue + 1u : c->queue;
+
+	queue_remove(c);
+	if (why != END_NONE)
+		conn_close(c, why);
+	else
+		check_insert(c, stage);
+}
+
+/* A bare descriptor gets a last look, in case its client closed since the last check. */
+static void expire(struct conn *c)
+{
+	enum end_reason why = c->session ? END_NONE : drain_recv(c);
+
+	conn_close(c, why != END_NONE ? why : cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
 }
 
 static void on_drain_timer(uv_timer_t *t)
 {
 	uint64_t now = uv_now(cs.loop);
 
-	for (int i = 0; i < DRAIN_QUEUES; i++)
-		while (cs.queues[i].head && cs.queues[i].head->deadline_ms <= now)
-			conn_close(cs.queues[i].head, cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
+	for (size_t i = 0; i < CHECK_STAGES; i++)
+		while (cs.checks[i].head && cs.checks[i].head->due_ms <= now)
+			check(cs.checks[i].head);
+	for (size_t i = 0; i < DRAIN_QUEUES; i++)
+		while (cs.queues[i].head && cs.queues[i].head->due_ms <= now)
+			expire(cs.queues[i].head);
 	arm_drain_timer();
 }
 
@@ -328,7 +425,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 /* Reading may already be on: starting it again is not an error here. */
 static int start_reading(struct conn *c)
 {
-	int err = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	int err = uv_read_start((uv_stream_t *)&c->session->tcp, on_alloc, on_read);
 	return err == UV_EALREADY ? 0 : err;
 }
 
@@ -364,7 +461,7 @@ static void on_write(uv_write_t *req, int status)
 	if (status < 0 && status != UV_ECANCELED)
 		conn_close(c, END_ERROR);
 	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing &&
-		 c->tcp.write_queue_size == 0 && start_reading(c) != 0)
+		 c->session->tcp.write_queue_size == 0 && start_reading(c) != 0)
 		conn_close(c, END_ERROR);
 }
 
@@ -375,7 +472,7 @@ static void on_write(uv_write_t *req, int status)
  */
 static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n)
 {
-	uv_stream_t *s = (uv_stream_t *)&c->tcp;
+	uv_stream_t *s = (uv_stream_t *)&c->session->tcp;
 	struct queued_write *q;
 	int w = uv_try_write(s, bufs, n);
 	size_t left;
@@ -416,14 +513,14 @@ static void on_shutdown(uv_shutdown_t *req, int status)
  */
 static int half_close(struct conn *c)
 {
-	uv_os_fd_t fd;
+	struct session *s = c->session;
 
-	if (c->tcp.write_queue_size > 0 || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
-		return uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown);
-	return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
+	if (s->tcp.write_queue_size > 0)
+		return uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown);
+	return shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
-/* Half-close once the replies are out, then read and discard until EOF or a limit. */
+/* A stream: half-close once the replies are out, then read and discard until EOF. */
 static void begin_drain(struct conn *c)
 {
 	uint64_t now = uv_now(cs.loop);
@@ -433,10 +530,8 @@ static void begin_drain(struct conn *c)
 	c->deadline_ms = now + c->profile->drain_timeout_ms;
 	if (cs.stopping && c->deadline_ms > now + STOP_GRACE_MS)
 		c->deadline_ms = now + STOP_GRACE_MS;
-	if (c->session)
-		uv_timer_stop(&c->session->timer);
-	if (half_close(c) != 0 ||
-	    start_reading(c) != 0) {
+	uv_timer_stop(&c->session->timer);
+	if (half_close(c) != 0 || start_reading(c) != 0) {
 		conn_close(c, END_ERROR);
 		return;
 	}
@@ -607,13 +702,22 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c, END_INPUT_LIMIT);
 }
 
+/* One non-blocking write; what does not fit is not sent. */
+static size_t write_now(struct conn *c, uv_buf_t buf)
+{
+	ssize_t n;
+
+	if (c->session)
+		n = uv_try_write((uv_stream_t *)&c->session->tcp, &buf, 1);
+	else
+		n = send(c->fd, buf.base, buf.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
 static void shed(struct conn *c, enum end_reason why)
 {
-	uv_buf_t buf = refusal_buf(c);
-	int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
-
-	c->bytes_out = n > 0 ? (size_t)n : 0;
+	c->bytes_out = write_now(c, refusal_buf(c));
 	conn_close(c, why);
 }
 
@@ -645,17 +749,29 @@ static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
 	return false;
 }
 
+static void on_orphan_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* The descriptor becomes a libuv stream, with the session's timer beside it. */
 static int open_session(struct conn *c)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (!s || uv_timer_init(cs.loop, &s->timer) != 0) {
+	if (!s || uv_tcp_init(cs.loop, &s->tcp) != 0) {
 		free(s);
 		return -1;
 	}
-	s->timer.data = c;
+	if (uv_tcp_open(&s->tcp, c->fd) != 0) { /* the descriptor stays the caller's */
+		s->tcp.data = s;
+		uv_close((uv_handle_t *)&s->tcp, on_orphan_close);
+		return -1;
+	}
+	uv_timer_init(cs.loop, &s->timer);
+	s->tcp.data = s->timer.data = c;
 	c->session = s;
-	c->handles++;
+	c->handles = 2;
 	s->next = cs.sessions;
 	if (s->next)
 		s->next->session->prev = c;
@@ -680,11 +796,41 @@ static void start_proxy(struct conn *c)
 	arm_session_timer(c, c->profile->proxy_timeout_ms);
 }
 
+/*
+ * The common case, close mode without PROXY, stays a bare descriptor: send, half-close,
+ * a polled drain, close. It never meets libuv's stream machinery, whose poll
+ * registrations cost more than the rest of the connection. A reply larger than the
+ * socket buffer takes the stream path for the rest.
+ */
+static void serve_bare(struct conn *c)
+{
+	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
+
+	c->bytes_out = write_now(c, buf);
+	c->phase = PHASE_DRAIN;
+	if (c->bytes_out == buf.len && shutdown(c->fd, SHUT_WR) == 0) {
+		c->drain_from = c->bytes_in;
+		c->deadline_ms = c->start_ms + c->profile->drain_timeout_ms;
+		check_insert(c, 0);
+	} else if (c->bytes_out == buf.len || open_session(c) != 0) {
+		conn_close(c, END_ERROR);
+	} else {
+		buf.base += c->bytes_out;
+		buf.len -= c->bytes_out;
+		if (send_replies(c, &buf, 1) != 0)
+			conn_close(c, END_ERROR);
+		else
+			begin_drain(c);
+	}
+}
+
 static void serve(struct conn *c)
 {
 	const struct profile *p = c->profile;
 
-	if ((p->proxy || p->mode != SMTP_MODE_CLOSE) && open_session(c) != 0)
+	if (!p->proxy && p->mode == SMTP_MODE_CLOSE)
+		serve_bare(c);
+	else if (open_session(c) != 0)
 		conn_close(c, END_ERROR);
 	else if (p->proxy)
 		start_proxy(c);
@@ -692,72 +838,81 @@ static void serve(struct conn *c)
 		start_greeting(c);
 }
 
-static void on_spare_close(uv_handle_t *h)
-{
-	h->data = NULL;
-}
-
-static void on_refuse_retry(uv_timer_t *t);
-
-/*
- * Without memory for a connection it is still accepted, into one of a few static
- * handles, and closed: libuv stops watching a listener whose pending connection nobody
- * accepts. With every spare still closing, a timer tries again shortly.
- */
-static void refuse(struct listener *l)
-{
-	static uv_tcp_t spares[16];
-	static uint64_t warned_ms;
-	uint64_t now = uv_now(cs.loop);
-
-	if (now - warned_ms >= 1000 || warned_ms == 0) {
-		log_warnx("out of memory: connections on %s port %u closed without a reply", l->ip,
-			  l->port);
-		warned_ms = now;
-	}
-	for (size_t i = 0; i < sizeof(spares) / sizeof(spares[0]); i++) {
-		uv_tcp_t *t = &spares[i];
-		if (t->data || uv_tcp_init(cs.loop, t) != 0)
-			continue;
-		t->data = t;
-		uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)t);
-		uv_close((uv_handle_t *)t, on_spare_close);
-		return;
-	}
-	l->retry.data = l;
-	uv_timer_start(&l->retry, on_refuse_retry, 10, 0);
-}
-
-static void on_refuse_retry(uv_timer_t *t)
-{
-	refuse(t->data);
-}
-
-void conn_accept(struct listener *l)
+static void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	int len = sizeof(union sockaddr_any);
 
-	if (!c || uv_tcp_init(cs.loop, &c->tcp) != 0) {
-		free(c);
-		refuse(l);
+	if (!c) {
+		log_warnx("out of memory: a connection on %s port %u closed without a reply",
+			  l->ip, l->port);
+		close(fd);
 		return;
 	}
-	c->tcp.data = c;
-	c->handles = 1;
+	c->fd = fd;
+	c->peer = *peer;
 	c->listener = l;
 	c->profile = profile_ref(l->profile);
 	c->start_ms = uv_now(cs.loop);
 	cs.count++;
-	if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp) != 0 ||
-	    uv_tcp_getpeername(&c->tcp, &c->peer.sa, &len) != 0) {
-		c->peer.sa.sa_family = AF_UNSPEC;
-		conn_close(c, END_ERROR);
-	} else if (cs.count > cs.set.max_connections) {
+	if (cs.count > cs.set.max_connections)
 		shed(c, END_OVERLOAD);
-	} else if (c->profile->proxy || admit(c)) { /* else after the header */
+	else if (c->profile->proxy || admit(c)) /* else after the header */
 		serve(c);
+}
+
+/*
+ * Out of descriptors: the reserve gives one back for long enough to accept, say 521
+ * and close, so that even then every client hears a permanent answer. Without a
+ * reserve, the listener rests a little rather than wake the loop for ever.
+ */
+static void answer_without_descriptor(struct listener *l)
+{
+	const struct reply *r = l->profile->replies[l->profile->mode == SMTP_MODE_RCPT
+							   ? SMTP_REPLY_TOO_MANY_COMMANDS
+							   : SMTP_REPLY_GREETING];
+	int fd;
+
+	if (cs.reserve < 0) {
+		listener_pause(l, ACCEPT_PAUSE_MS);
+		return;
 	}
+	close(cs.reserve);
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		if ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+			break;
+		(void)!send(fd, r->wire, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+	}
+	cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * At most a batch per wake-up, so that a flood of new connections cannot starve the
+ * drains of those already answered. Returns how many were accepted.
+ */
+size_t conn_accept(struct listener *l)
+{
+	size_t n = 0;
+
+	while (n < ACCEPT_BATCH) {
+		union sockaddr_any peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			conn_start(l, fd, &peer);
+			n++;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			break;
+		} else if (errno != EINTR && errno != ECONNABORTED) {
+			stats_accept_error(-errno);
+			if (errno == EMFILE || errno == ENFILE)
+				answer_without_descriptor(l);
+			else /* ENOBUFS, ENOMEM: the kernel is short; polling again would spin */
+				listener_pause(l, ACCEPT_PAUSE_MS);
+			break;
+		}
+	}
+	return n;
 }
 
 /* Sessions get their last 521 and a short drain; unfinished PROXY headers get nothing. */
@@ -770,6 +925,11 @@ void conn_stop_all(void)
 	/* Capping sorted deadlines at one value keeps them sorted. */
 	for (int i = 0; i < DRAIN_QUEUES; i++)
 		for (c = cs.queues[i].head; c; c = c->next)
+			if (c->deadline_ms > limit)
+				c->deadline_ms = c->due_ms = limit;
+	/* Bare descriptors between checks move to a deadline queue at their next one. */
+	for (size_t i = 0; i < CHECK_STAGES; i++)
+		for (c = cs.checks[i].head; c; c = c->next)
 			if (c->deadline_ms > limit)
 				c->deadline_ms = limit;
 	for (c = cs.sessions; c; c = next) {
