@@ -1,0 +1,25 @@
+#ifndef NULLMXD_LISTENER_H
+#define NULLMXD_LISTENER_H
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "config.h"
+
+struct listener {
+	uv_tcp_t tcp;
+	char ip[INET6_ADDRSTRLEN]; /* the bound address, for log lines */
+	unsigned port;
+	bool wildcard; /* bound to 0.0.0.0 or [::]: each connection's local address differs */
+};
+
+/* Binds and listens; an IPv6 listener is IPv6-only so [::] and 0.0.0.0 coexist. */
+int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr *a,
+		  uv_connection_cb cb);
+void listener_close(struct listener *l);
+
+/* Text forms of an address for log lines; IPv4-mapped IPv6 shows as IPv4. */
+void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port);
+
+#endif

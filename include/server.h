@@ -1,0 +1,14 @@
+#ifndef NULLMXD_SERVER_H
+#define NULLMXD_SERVER_H
+
+#include <uv.h>
+
+#include "config.h"
+
+/* Opens the listeners of cfg and starts serving; returns 0 or a sysexits code. */
+int server_start(uv_loop_t *loop, struct config *cfg);
+void server_reload(void);
+/* Stops accepting; uv_run() returns once the last connection has closed. */
+void server_stop(const char *signal_name);
+
+#endif

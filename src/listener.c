@@ -1,0 +1,62 @@
+#include <string.h>
+
+#include "listener.h"
+#include "log.h"
+
+void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in->sin_port);
+	} else if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, (socklen_t)iplen);
+		*port = ntohs(in6->sin6_port);
+	} else {
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+static bool is_wildcard(const union sockaddr_any *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+}
+
+int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr *a,
+		  uv_connection_cb cb)
+{
+	union sockaddr_any bound;
+	int len = sizeof(bound);
+	unsigned flags = a->addr.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	err = uv_tcp_init(loop, &l->tcp);
+	if (err)
+		return err;
+	l->tcp.data = l;
+	if ((err = uv_tcp_bind(&l->tcp, &a->addr.sa, flags)) != 0 ||
+	    (err = uv_listen((uv_stream_t *)&l->tcp, SOMAXCONN, cb)) != 0 ||
+	    (err = uv_tcp_getsockname(&l->tcp, &bound.sa, &len)) != 0) {
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+		return err;
+	}
+	addr_text(&bound.sa, l->ip, sizeof(l->ip), &l->port);
+	l->wildcard = is_wildcard(&bound);
+	log_begin(LOG_INFO, "listen");
+	log_str("addr", l->ip);
+	log_uint("port", l->port);
+	log_end();
+	return 0;
+}
+
+void listener_close(struct listener *l)
+{
+	if (!uv_is_closing((uv_handle_t *)&l->tcp))
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+}

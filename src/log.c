@@ -1,0 +1,274 @@
+/*
+ * Log lines: key=value text or JSON, to stderr or syslog.
+ *
+ * Lines to stderr are gathered in one buffer and written once per loop turn (a prepare
+ * handle flushes before the loop blocks), so a flood of connections costs one write()
+ * per turn instead of one per connection. A crash (SIGKILL) loses at most the lines of
+ * the turn in progress; every clean exit flushes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_BUF_SIZE (64 * 1024)
+#define LOG_LINE_MAX 2048
+
+static struct {
+	bool configured;
+	struct log_settings set;
+	uv_prepare_t flush;
+	bool attached;
+	int priority;
+	size_t start; /* where the line being built begins in buf */
+	size_t len;
+	char buf[LOG_BUF_SIZE];
+	time_t ts_sec; /* the second whose text is cached in ts_text */
+	char ts_text[32];
+} lg;
+
+static void write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere left to report to */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void log_flush(void)
+{
+	write_all(lg.buf, lg.len);
+	lg.len = 0;
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+	if (lg.len > 0)
+		log_flush();
+}
+
+int log_attach(uv_loop_t *loop)
+{
+	int err = uv_prepare_init(loop, &lg.flush);
+	if (err == 0)
+		err = uv_prepare_start(&lg.flush, on_prepare);
+	if (err == 0) {
+		uv_unref((uv_handle_t *)&lg.flush);
+		lg.attached = true;
+	}
+	return err;
+}
+
+void log_stop(void)
+{
+	log_flush();
+	if (lg.attached)
+		uv_close((uv_handle_t *)&lg.flush, NULL);
+	lg.attached = false;
+}
+
+void log_configure(const struct log_settings *s)
+{
+	log_flush();
+	if (lg.configured && lg.set.target == LOG_TARGET_SYSLOG)
+		closelog();
+	lg.set = *s;
+	lg.configured = true;
+	if (s->target == LOG_TARGET_SYSLOG)
+		openlog("nullmxd", LOG_PID | LOG_NDELAY, s->facility);
+}
+
+static void put(const char *p, size_t n)
+{
+	if (lg.len + n > sizeof(lg.buf) || lg.len - lg.start + n > LOG_LINE_MAX)
+		return; /* log_begin made room for a whole line; a longer one is cut */
+	memcpy(lg.buf + lg.len, p, n);
+	lg.len += n;
+}
+
+static void puts_(const char *s)
+{
+	put(s, strlen(s));
+}
+
+/* RFC 3339, UTC, milliseconds; the date part changes once a second. */
+static void put_timestamp(void)
+{
+	struct timespec ts;
+	char ms[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != lg.ts_sec || lg.ts_text[0] == '\0') {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(lg.ts_text, sizeof(lg.ts_text), "%Y-%m-%dT%H:%M:%S", &tm);
+		lg.ts_sec = ts.tv_sec;
+	}
+	puts_(lg.ts_text);
+	snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000);
+	puts_(ms);
+}
+
+static bool json(void)
+{
+	return lg.set.format == LOG_FORMAT_JSON;
+}
+
+/* Text values go bare when they are one safe word, else quoted with escapes. */
+static bool bare_word(const char *v)
+{
+	if (*v == '\0')
+		return false;
+	for (; *v; v++)
+		if (*v <= ' ' || *v > '~' || *v == '"' || *v == '=' || *v == '\\')
+			return false;
+	return true;
+}
+
+static void put_quoted(const char *v)
+{
+	char esc[8];
+
+	put("\"", 1);
+	for (; *v; v++) {
+		unsigned char ch = (unsigned char)*v;
+		if (ch == '"' || ch == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)ch;
+			put(esc, 2);
+		} else if (ch < ' ' || ch > '~') {
+			snprintf(esc, sizeof(esc), json() ? "\\u%04x" : "\\x%02x", ch);
+			puts_(esc);
+		} else {
+			put(v, 1);
+		}
+	}
+	put("\"", 1);
+}
+
+static void put_key(const char *key)
+{
+	if (json()) {
+		put(",\"", 2);
+		puts_(key);
+		put("\":", 2);
+	} else {
+		put(" ", 1);
+		puts_(key);
+		put("=", 1);
+	}
+}
+
+void log_begin(int priority, const char *event)
+{
+	if (sizeof(lg.buf) - lg.len < LOG_LINE_MAX + 2)
+		log_flush();
+	lg.priority = priority;
+	lg.start = lg.len;
+	if (json()) {
+		puts_("{\"ts\":\"");
+		put_timestamp();
+		puts_("\",\"event\":\"");
+		puts_(event);
+		put("\"", 1);
+	} else {
+		puts_("ts=");
+		put_timestamp();
+		puts_(" event=");
+		puts_(event);
+	}
+}
+
+void log_str(const char *key, const char *value)
+{
+	put_key(key);
+	if (json() || !bare_word(value))
+		put_quoted(value);
+	else
+		puts_(value);
+}
+
+void log_uint(const char *key, uint64_t value)
+{
+	char num[24];
+
+	put_key(key);
+	put(num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)value));
+}
+
+void log_end(void)
+{
+	if (json())
+		put("}", 1);
+	lg.buf[lg.len++] = '\n'; /* log_begin kept room for it past LOG_LINE_MAX */
+	if (lg.configured && lg.set.target == LOG_TARGET_SYSLOG) {
+		syslog(lg.priority, "%.*s", (int)(lg.len - lg.start - 1), lg.buf + lg.start);
+		lg.len = lg.start;
+	} else if (!lg.attached) {
+		log_flush();
+	}
+}
+
+static void vmessage(int priority, const char *event, bool with_errno, const char *fmt,
+		     va_list ap)
+{
+	char msg[1024];
+	int saved = errno;
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+	if (with_errno && n >= 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
+	if (!lg.configured) {
+		log_flush();
+		fprintf(stderr, "nullmxd: %s\n", msg);
+		return;
+	}
+	log_begin(priority, event);
+	log_str("msg", msg);
+	log_end();
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(LOG_INFO, "info", false, fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(LOG_WARNING, "warning", true, fmt, ap);
+	va_end(ap);
+}
+
+void log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(LOG_WARNING, "warning", false, fmt, ap);
+	va_end(ap);
+}
+
+void fatalx(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(LOG_ERR, "fatal", false, fmt, ap);
+	va_end(ap);
+	log_flush();
+	exit(status);
+}

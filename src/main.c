@@ -1,0 +1,121 @@
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sysexits.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+static const char usage_text[] =
+	"usage: nullmxd [-c FILE] [-t] [-V] [-h]\n"
+	"\n"
+	"Answers every SMTP connection with 521 (RFC 7504) and logs each client.\n"
+	"\n"
+	"  -c, --config FILE    config file (default " NULLMXD_CONFIG ")\n"
+	"  -t, --check-config   check the config, print the effective settings, exit\n"
+	"  -V, --version        print the version and exit\n"
+	"  -h, --help           print this help and exit\n";
+
+static uv_signal_t signals[3];
+
+/* Connections cost one descriptor each: take all the system lets us have. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	if (signum == SIGHUP)
+		server_reload();
+	else
+		server_stop(signum == SIGINT ? "INT" : "TERM");
+}
+
+/* Signal handles do not keep the loop alive: it ends when listeners and connections do. */
+static int watch_signals(uv_loop_t *loop)
+{
+	static const int nums[] = {SIGTERM, SIGINT, SIGHUP};
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		int err = uv_signal_init(loop, &signals[i]);
+		if (err || (err = uv_signal_start(&signals[i], on_signal, nums[i])) != 0)
+			return err;
+		uv_unref((uv_handle_t *)&signals[i]);
+	}
+	return 0;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static int run(struct config *cfg)
+{
+	uv_loop_t *loop = uv_default_loop();
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (log_attach(loop) != 0 || conn_init(loop) != 0 || watch_signals(loop) != 0)
+		fatalx(EX_OSERR, "cannot set up the event loop");
+	rc = server_start(loop, cfg);
+	if (rc == 0)
+		uv_run(loop, UV_RUN_DEFAULT);
+	log_begin(rc == 0 ? LOG_INFO : LOG_ERR, "exit");
+	log_uint("status", (uint64_t)rc);
+	log_end();
+	log_stop();
+	uv_walk(loop, close_handle, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULLMXD_CONFIG;
+	struct config cfg;
+	int check = 0, opt;
+
+	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': check = 1; break;
+		case 'V': printf("nullmxd %s\n", NULLMXD_VERSION); return 0;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: fputs(usage_text, stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage_text, stderr);
+		return EX_USAGE;
+	}
+	raise_nofile();
+	if (config_load(&cfg, path, stderr) != 0)
+		return EX_CONFIG;
+	if (check) {
+		config_print(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+	return run(&cfg);
+}
