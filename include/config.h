@@ -2,41 +2,40 @@
 #define NULLMXD_CONFIG_H
 
 #include <stdio.h>
-#include <netinet/in.h>
 
+#include "addr.h"
 #include "log.h"
-#include "reply.h"
+#include "profile.h"
 
 /* Defaults and ranges, in one place. */
 #define CONFIG_DRAIN_TIMEOUT_MS 5000
-#define CONFIG_DRAIN_TIMEOUT_MAX_MS 300000
+/*
+ * RFC 1846 suggests 5 minutes as the outer limit of a 521 session. A sender that reads
+ * a 521 only has QUIT left to say, so seconds are plenty; minutes would let every
+ * scanner hold a descriptor and memory that long.
+ */
+#define CONFIG_IDLE_TIMEOUT_MS 10000
+#define CONFIG_SESSION_TIMEOUT_MS 30000
+#define CONFIG_PROXY_TIMEOUT_MS 5000
+#define CONFIG_TIMEOUT_MAX_MS 300000
 #define CONFIG_DRAIN_BYTES 4096
 #define CONFIG_DRAIN_BYTES_MAX (1024 * 1024)
 #define CONFIG_MAX_CONNECTIONS_MAX 10000000
 #define CONFIG_LISTEN_MAX 64
 #define CONFIG_FD_RESERVE 32
-#define CONFIG_HOSTNAME_MAX 255
-
-union sockaddr_any {
-	struct sockaddr sa;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-};
-
 struct listen_addr {
 	union sockaddr_any addr;
-	char text[64]; /* as written in the file, normalised: 127.0.0.1:25, [::1]:25 */
+	char text[64]; /* as written in the file: 127.0.0.1:25, [::1]:25 */
+	struct profile *profile;
 };
 
 struct config {
 	char *path;
 	struct listen_addr *listen;
 	size_t nlisten;
-	char hostname[CONFIG_HOSTNAME_MAX + 1];
-	struct reply *reply;
+	char hostname[PROFILE_HOSTNAME_MAX + 1]; /* the global one; listeners may differ */
+	struct profile *defaults; /* from the global keys alone */
 	unsigned long max_connections; /* 0: the open-file limit minus a reserve */
-	unsigned drain_timeout_ms;
-	unsigned long drain_bytes;
 	struct log_settings log;
 };
 

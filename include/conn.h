@@ -5,13 +5,9 @@
 #include <uv.h>
 
 #include "listener.h"
-#include "reply.h"
 
-/* What new connections get; a reload replaces it, open connections keep theirs. */
+/* Limits over all connections; what each one says comes from its listener's profile. */
 struct conn_settings {
-	struct reply *reply;
-	unsigned drain_timeout_ms;
-	size_t drain_bytes;
 	size_t max_connections;
 };
 

@@ -12,6 +12,7 @@ struct listener {
 	char ip[INET6_ADDRSTRLEN]; /* the bound address, for log lines */
 	unsigned port;
 	bool wildcard; /* bound to 0.0.0.0 or [::]: each connection's local address differs */
+	struct profile *profile; /* what its new connections get; a reload replaces it */
 };
 
 /* Binds and listens; an IPv6 listener is IPv6-only so [::] and 0.0.0.0 coexist. */

@@ -11,4 +11,7 @@ void server_reload(void);
 /* Stops accepting; uv_run() returns once the last connection has closed. */
 void server_stop(const char *signal_name);
 
+/* After the loop has ended: releases what server_start() took. */
+void server_free(void);
+
 #endif

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "hostname.h"
+#include "proxy.h"
 
 static const char *const default_listen[] = {"0.0.0.0:25", "[::]:25"};
 static const char *const default_reply[] = {"%h does not accept mail",
@@ -25,6 +26,17 @@ struct loader {
 	const char *path;
 	FILE *diag;
 	int errors;
+};
+
+/* What a listener's profile is made of: the global keys, then a listen group's own. */
+struct spec {
+	char hostname[PROFILE_HOSTNAME_MAX + 1];
+	const char *reply[REPLY_LINES_MAX];
+	size_t nreply;
+	const config_setting_t *reply_at; /* NULL: the default text */
+	const char *rcpt_reply;
+	const config_setting_t *rcpt_at;
+	struct profile base; /* mode, proxy, numbers; no replies */
 };
 
 static void vreport(struct loader *ld, const config_setting_t *s, const char *kind,
@@ -118,15 +130,15 @@ static int parse_addr(const char *text, union sockaddr_any *out)
 	char host[INET6_ADDRSTRLEN + 16];
 	const char *colon = strrchr(text, ':'), *port = colon ? colon + 1 : NULL;
 	size_t hlen = colon ? (size_t)(colon - text) : 0;
-	char *end;
 	unsigned long p;
 
 	if (!colon || *port == '\0' || strspn(port, "0123456789") != strlen(port) ||
-	    strlen(port) > 5)
+	    strlen(port) > 5 || hlen == 0 || hlen >= sizeof(host))
 		return -1;
-	p = strtoul(port, &end, 10);
-	if (p > 65535 || hlen == 0 || hlen >= sizeof(host))
+	p = strtoul(port, NULL, 10);
+	if (p > 65535)
 		return -1;
+	memset(out, 0, sizeof(*out));
 	if (text[0] == '[') {
 		if (hlen < 3 || text[hlen - 1] != ']')
 			return -1;
@@ -136,157 +148,183 @@ static int parse_addr(const char *text, union sockaddr_any *out)
 	}
 	memcpy(host, text, hlen);
 	host[hlen] = '\0';
-	return uv_ip4_addr(host, (int)p, &out->in) == 0 && inet_pton(AF_INET, host, &out->in.sin_addr) == 1 ? 0 : -1;
+	/* inet_pton, unlike uv_ip4_addr, refuses shorthand such as 127.1 */
+	if (uv_ip4_addr(host, (int)p, &out->in) != 0 ||
+	    inet_pton(AF_INET, host, &out->in.sin_addr) != 1)
+		return -1;
+	return 0;
 }
 
-static void add_listen(struct loader *ld, struct config *cfg, const config_setting_t *s,
-		       const char *text)
+/* Seconds, integer or not, into milliseconds within [min_ms, max_ms]. */
+static void get_seconds(struct loader *ld, const config_setting_t *s, const char *key,
+			unsigned min_ms, unsigned max_ms, unsigned *out_ms)
 {
-	struct listen_addr *a = &cfg->listen[cfg->nlisten];
+	double sec;
 
-	if (parse_addr(text, &a->addr) != 0) {
-		error_at(ld, s, "listen: bad address '%s' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
-			 text);
+	if (!s)
+		return;
+	if (!config_setting_is_number(s)) {
+		error_at(ld, s, "%s must be a number of seconds, not %s", key, type_name(s));
 		return;
 	}
-	snprintf(a->text, sizeof(a->text), "%s", text);
-	for (size_t i = 0; i < cfg->nlisten; i++)
-		if (strcmp(cfg->listen[i].text, text) == 0) {
-			error_at(ld, s, "listen: '%s' is listed twice", text);
-			return;
-		}
-	cfg->nlisten++;
+	sec = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+							  : (double)config_setting_get_int64(s);
+	if (!(sec * 1000 >= min_ms && sec * 1000 <= max_ms)) {
+		error_at(ld, s, "%s must be between %g and %g seconds", key, min_ms / 1000.0,
+			 max_ms / 1000.0);
+		return;
+	}
+	*out_ms = (unsigned)(sec * 1000 + 0.5);
 }
 
-static void parse_listen(struct loader *ld, const config_setting_t *s, struct config *cfg)
+static void get_uint32(struct loader *ld, const config_setting_t *s, const char *key,
+		       long long min, long long max, uint32_t *out)
 {
-	int n = s ? config_setting_length(s) : 2;
+	long long v;
 
-	if (s && config_setting_type(s) != CONFIG_TYPE_ARRAY &&
-	    config_setting_type(s) != CONFIG_TYPE_LIST) {
-		error_at(ld, s, "listen must be a list of \"ADDR:PORT\" strings, not %s",
-			 type_name(s));
-		return;
-	}
-	if (n == 0 || n > CONFIG_LISTEN_MAX) {
-		error_at(ld, s, "listen needs 1 to %d addresses", CONFIG_LISTEN_MAX);
-		return;
-	}
-	cfg->listen = calloc((size_t)n, sizeof(*cfg->listen));
-	if (!cfg->listen) {
-		error_at(ld, s, "out of memory");
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = s ? config_setting_get_elem(s, (unsigned)i) : NULL;
-		const char *text = e ? get_string(ld, e, "listen entry") : default_listen[i];
-		if (text)
-			add_listen(ld, cfg, e ? e : s, text);
-	}
+	if (s && get_integer(ld, s, key, min, max, &v))
+		*out = (uint32_t)v;
 }
 
-static void parse_hostname(struct loader *ld, const config_setting_t *s, struct config *cfg)
+/* Looks up a string key among choices; returns its index or -1 (error reported). */
+static int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
+		      const char *const *choices, const char *list)
 {
-	const char *name = s ? get_string(ld, s, "hostname") : NULL;
+	const char *v = get_string(ld, s, key);
 
-	if (s && !name)
+	for (int i = 0; v && choices[i]; i++)
+		if (strcmp(v, choices[i]) == 0)
+			return i;
+	if (v)
+		error_at(ld, s, "%s must be one of %s, not \"%s\"", key, list, v);
+	return -1;
+}
+
+static void get_hostname(struct loader *ld, const config_setting_t *s, char *out)
+{
+	const char *name = get_string(ld, s, "hostname");
+
+	if (!name)
 		return;
-	if (!s && hostname_default(cfg->hostname, sizeof(cfg->hostname)) != 0) {
-		error_at(ld, s, "hostname: the system has no hostname; set one here");
+	if (!hostname_valid(name)) {
+		error_at(ld, s, "hostname '%s' is not a domain name or address literal", name);
 		return;
 	}
-	if (name)
-		snprintf(cfg->hostname, sizeof(cfg->hostname), "%s", name);
-	if (!hostname_valid(cfg->hostname))
-		error_at(ld, s, "hostname '%s'%s is not a domain name or address literal",
-			 cfg->hostname, s ? "" : " (from the system; set hostname)");
+	snprintf(out, PROFILE_HOSTNAME_MAX + 1, "%s", name);
 }
 
-/* Custom text is sent as written; these departures only earn a warning. */
-static void lint_reply(struct loader *ld, const config_setting_t *s, const struct config *cfg)
+static void default_hostname(struct loader *ld, struct spec *sp)
 {
-	int found = reply_lint(cfg->reply, cfg->hostname);
-
-	if (found & REPLY_LINT_HOST_FIRST)
-		warn_at(ld, s, "reply: the first line does not start with the hostname '%s' "
-			       "(RFC 1846 section 4.1, RFC 5321 section 4.3.1)",
-			cfg->hostname);
-	if (found & REPLY_LINT_ENHANCED_LAST)
-		warn_at(ld, s, "reply: the last line has no enhanced status code such as 5.3.2 "
-			       "right after 521 (Postfix reads it only there)");
+	if (hostname_default(sp->hostname, sizeof(sp->hostname)) != 0)
+		error_at(ld, NULL, "hostname: the system has no hostname; set one here");
+	else if (!hostname_valid(sp->hostname))
+		error_at(ld, NULL, "hostname '%s' (from the system) is not a domain name or "
+				   "address literal; set hostname",
+			 sp->hostname);
 }
 
-static void parse_reply(struct loader *ld, const config_setting_t *s, struct config *cfg)
+static void get_reply(struct loader *ld, const config_setting_t *s, struct spec *sp)
 {
-	const char *lines[REPLY_LINES_MAX];
-	size_t n = 0, bad;
-	char err[160];
-	int type = s ? config_setting_type(s) : CONFIG_TYPE_NONE;
+	int type = config_setting_type(s);
 
-	if (!s) {
-		lines[n++] = default_reply[0];
-		lines[n++] = default_reply[1];
-	} else if (type == CONFIG_TYPE_STRING) {
-		lines[n++] = config_setting_get_string(s);
+	sp->nreply = 0;
+	if (type == CONFIG_TYPE_STRING) {
+		sp->reply[sp->nreply++] = config_setting_get_string(s);
 	} else if (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST) {
-		if (config_setting_length(s) < 1 || config_setting_length(s) > REPLY_LINES_MAX) {
+		int n = config_setting_length(s);
+		if (n < 1 || n > REPLY_LINES_MAX) {
 			error_at(ld, s, "reply needs 1 to %d lines", REPLY_LINES_MAX);
 			return;
 		}
-		for (int i = 0; i < config_setting_length(s); i++) {
+		for (int i = 0; i < n; i++) {
 			const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-			const char *line = get_string(ld, e, "reply line");
-			if (!line)
+			if (!(sp->reply[sp->nreply++] = get_string(ld, e, "reply line")))
 				return;
-			lines[n++] = line;
 		}
 	} else {
 		error_at(ld, s, "reply must be a string or a list of strings, not %s", type_name(s));
 		return;
 	}
-	cfg->reply = reply_build(lines, n, 521, cfg->hostname, err, sizeof(err), &bad);
-	if (!cfg->reply) {
-		error_at(ld, type == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned)bad),
-			 "reply: %s", err);
+	sp->reply_at = s;
+}
+
+static void get_mode(struct loader *ld, const config_setting_t *s, struct spec *sp)
+{
+	static const char *const modes[] = {"close", "quit", "rcpt", NULL};
+	int i = get_choice(ld, s, "mode", modes, "\"close\", \"quit\", \"rcpt\"");
+
+	if (i >= 0)
+		sp->base.mode = (enum smtp_mode)i;
+}
+
+static void get_rcpt_reply(struct loader *ld, const config_setting_t *s, struct spec *sp)
+{
+	if ((sp->rcpt_reply = get_string(ld, s, "rcpt_reply")) != NULL)
+		sp->rcpt_at = s;
+}
+
+/* Keys a listen group may set for itself, like the global ones of the same name. */
+static void apply_common(struct loader *ld, const config_setting_t *group, struct spec *sp)
+{
+	const config_setting_t *s;
+
+	if ((s = config_setting_get_member(group, "hostname")))
+		get_hostname(ld, s, sp->hostname);
+	if ((s = config_setting_get_member(group, "reply")))
+		get_reply(ld, s, sp);
+	if ((s = config_setting_get_member(group, "mode")))
+		get_mode(ld, s, sp);
+	if ((s = config_setting_get_member(group, "rcpt_reply")))
+		get_rcpt_reply(ld, s, sp);
+}
+
+static void get_proxy_from(struct loader *ld, const config_setting_t *s, struct profile *p)
+{
+	int n = config_setting_length(s);
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+		error_at(ld, s, "proxy_from must be a list of addresses or CIDR prefixes, not %s",
+			 type_name(s));
 		return;
 	}
-	if (s)
-		lint_reply(ld, s, cfg);
-}
-
-static void parse_max_connections(struct loader *ld, const config_setting_t *s,
-				  struct config *cfg)
-{
-	long long v;
-
-	if (s && get_integer(ld, s, "max_connections", 1, CONFIG_MAX_CONNECTIONS_MAX, &v))
-		cfg->max_connections = (unsigned long)v;
-}
-
-static void parse_drain(struct loader *ld, const config_setting_t *timeout,
-			const config_setting_t *bytes, struct config *cfg)
-{
-	long long v;
-
-	cfg->drain_timeout_ms = CONFIG_DRAIN_TIMEOUT_MS;
-	cfg->drain_bytes = CONFIG_DRAIN_BYTES;
-	if (timeout && !config_setting_is_number(timeout)) {
-		error_at(ld, timeout, "drain_timeout must be a number of seconds, not %s",
-			 type_name(timeout));
-	} else if (timeout) {
-		double sec = config_setting_get_float(timeout);
-		if (config_setting_type(timeout) != CONFIG_TYPE_FLOAT)
-			sec = (double)config_setting_get_int64(timeout);
-		if (!(sec >= 0.001 && sec <= CONFIG_DRAIN_TIMEOUT_MAX_MS / 1000))
-			error_at(ld, timeout, "drain_timeout must be between 0.001 and %d seconds",
-				 CONFIG_DRAIN_TIMEOUT_MAX_MS / 1000);
-		else
-			cfg->drain_timeout_ms = (unsigned)(sec * 1000 + 0.5);
+	if (n < 1 || n > PROFILE_PROXY_FROM_MAX) {
+		error_at(ld, s, "proxy_from needs 1 to %d entries", PROFILE_PROXY_FROM_MAX);
+		return;
 	}
-	if (bytes && get_integer(ld, bytes, "drain_bytes", 0, CONFIG_DRAIN_BYTES_MAX, &v))
-		cfg->drain_bytes = (unsigned long)v;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *text = get_string(ld, e, "proxy_from entry");
+		if (text && cidr_parse(text, &p->proxy_from[p->nproxy_from]) != 0)
+			error_at(ld, e, "proxy_from: bad address or prefix '%s'", text);
+		else if (text)
+			p->nproxy_from++;
+	}
 }
 
+/* PROXY headers are trusted per listener and only from the sources listed. */
+static void get_proxy(struct loader *ld, const config_setting_t *group, struct spec *sp)
+{
+	const config_setting_t *s = config_setting_get_member(group, "proxy");
+	const config_setting_t *from = config_setting_get_member(group, "proxy_from");
+	enum proxy_allow allow;
+	const char *v;
+
+	if (from && !s)
+		error_at(ld, from, "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
+	if (!s || !(v = get_string(ld, s, "proxy")))
+		return;
+	if (strcmp(v, "none") == 0)
+		return;
+	if (proxy_allow_parse(v, &allow) != 0) {
+		error_at(ld, s, "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"%s\"", v);
+		return;
+	}
+	sp->base.proxy = allow;
+	if (!from)
+		error_at(ld, s, "proxy needs proxy_from: the addresses allowed to send headers");
+	else
+		get_proxy_from(ld, from, &sp->base);
+}
 static const struct {
 	const char *name;
 	int value;
@@ -303,20 +341,6 @@ static const char *facility_name(int value)
 		if (facilities[i].value == value)
 			return facilities[i].name;
 	return "?";
-}
-
-/* Looks up a string key among choices; returns its index or -1 (error reported). */
-static int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
-		      const char *const *choices, const char *list)
-{
-	const char *v = get_string(ld, s, key);
-
-	for (int i = 0; v && choices[i]; i++)
-		if (strcmp(v, choices[i]) == 0)
-			return i;
-	if (v)
-		error_at(ld, s, "%s must be one of %s, not \"%s\"", key, list, v);
-	return -1;
 }
 
 static void parse_log(struct loader *ld, const config_setting_t *s, struct config *cfg)
@@ -353,22 +377,184 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 	}
 }
 
+/* Custom text is sent as written; these departures only earn a warning. */
+static void lint_reply(struct loader *ld, const struct spec *sp, const struct profile *p)
+{
+	int found;
+
+	if (!sp->reply_at || p->mode == SMTP_MODE_RCPT)
+		return;
+	found = reply_lint(p->replies[SMTP_REPLY_GREETING], p->hostname);
+	if (found & REPLY_LINT_HOST_FIRST)
+		warn_at(ld, sp->reply_at, "reply: the first line does not start with the hostname "
+					  "'%s' (RFC 1846 section 4.1, RFC 5321 section 4.3.1)",
+			p->hostname);
+	if (found & REPLY_LINT_ENHANCED_LAST)
+		warn_at(ld, sp->reply_at, "reply: the last line has no enhanced status code such as "
+					  "5.3.2 right after 521 (Postfix reads it only there)");
+}
+
+static struct profile *build_profile(struct loader *ld, const struct spec *sp, bool lint)
+{
+	struct profile_text text = {sp->reply, sp->nreply, sp->rcpt_reply};
+	struct profile *p = malloc(sizeof(*p));
+	const config_setting_t *at;
+	char err[160];
+	bool from_rcpt;
+	size_t bad;
+
+	if (!p) {
+		error_at(ld, NULL, "out of memory");
+		return NULL;
+	}
+	*p = sp->base;
+	snprintf(p->hostname, sizeof(p->hostname), "%s", sp->hostname);
+	if (profile_build(p, &text, err, sizeof(err), &from_rcpt, &bad) != 0) {
+		at = from_rcpt ? sp->rcpt_at : sp->reply_at;
+		if (at && config_setting_is_aggregate(at))
+			at = config_setting_get_elem(at, (unsigned)bad);
+		error_at(ld, at, "%s: %s", from_rcpt ? "rcpt_reply" : "reply", err);
+		profile_unref(p);
+		return NULL;
+	}
+	if (lint)
+		lint_reply(ld, sp, p);
+	return p;
+}
+
+static void add_listen(struct loader *ld, struct config *cfg, const config_setting_t *at,
+		       const char *text, const struct spec *sp, bool own_text)
+{
+	struct listen_addr *a = &cfg->listen[cfg->nlisten];
+
+	if (parse_addr(text, &a->addr) != 0) {
+		error_at(ld, at, "listen: bad address '%s' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
+			 text);
+		return;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (strcmp(cfg->listen[i].text, text) == 0) {
+			error_at(ld, at, "listen: '%s' is listed twice", text);
+			return;
+		}
+	snprintf(a->text, sizeof(a->text), "%s", text);
+	if (!cfg->defaults) /* the global keys were bad: that is reported already */
+		return;
+	if ((a->profile = build_profile(ld, sp, own_text)) != NULL)
+		cfg->nlisten++;
+}
+
+/* A listen entry: "ADDR:PORT", or a group with address and its own settings. */
+static void parse_listen_entry(struct loader *ld, const config_setting_t *e,
+			       const struct spec *base, struct config *cfg)
+{
+	static const char *const known[] = {"address", "hostname", "reply",	  "mode",
+					    "rcpt_reply", "proxy",    "proxy_from", NULL};
+	struct spec sp = *base;
+	const config_setting_t *a;
+	const char *text;
+	int errors = ld->errors;
+
+	if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+		if ((text = get_string(ld, e, "listen entry")) != NULL)
+			add_listen(ld, cfg, e, text, &sp, false);
+		return;
+	}
+	check_known(ld, e, known, "listen.");
+	if (!(a = config_setting_get_member(e, "address"))) {
+		error_at(ld, e, "a listen group needs an address = \"ADDR:PORT\"");
+		return;
+	}
+	apply_common(ld, e, &sp);
+	get_proxy(ld, e, &sp);
+	if ((text = get_string(ld, a, "listen address")) != NULL && ld->errors == errors)
+		add_listen(ld, cfg, a, text, &sp,
+			   config_setting_get_member(e, "reply") ||
+				   config_setting_get_member(e, "hostname"));
+}
+
+static void parse_listen(struct loader *ld, const config_setting_t *s, const struct spec *base,
+			 struct config *cfg)
+{
+	int n = s ? config_setting_length(s) : 2;
+
+	if (s && !config_setting_is_aggregate(s)) {
+		error_at(ld, s, "listen must be a list of \"ADDR:PORT\" strings or groups, not %s",
+			 type_name(s));
+		return;
+	}
+	if (n == 0 || n > CONFIG_LISTEN_MAX) {
+		error_at(ld, s, "listen needs 1 to %d addresses", CONFIG_LISTEN_MAX);
+		return;
+	}
+	if (!(cfg->listen = calloc((size_t)n, sizeof(*cfg->listen)))) {
+		error_at(ld, s, "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (s)
+			parse_listen_entry(ld, config_setting_get_elem(s, (unsigned)i), base, cfg);
+		else
+			add_listen(ld, cfg, NULL, default_listen[i], base, false);
+	}
+}
+
+/* The global keys every listener starts from. */
+/* The global keys every listener starts from. */
+static void parse_globals(struct loader *ld, const config_setting_t *root, struct spec *sp,
+			  struct config *cfg)
+{
+	sp->base = (struct profile){
+		.mode = SMTP_MODE_CLOSE,
+		.drain_timeout_ms = CONFIG_DRAIN_TIMEOUT_MS,
+		.idle_timeout_ms = CONFIG_IDLE_TIMEOUT_MS,
+		.session_timeout_ms = CONFIG_SESSION_TIMEOUT_MS,
+		.proxy_timeout_ms = CONFIG_PROXY_TIMEOUT_MS,
+		.drain_bytes = CONFIG_DRAIN_BYTES,
+		.max_commands = SMTP_MAX_COMMANDS_DEFAULT,
+	};
+	sp->nreply = 2;
+	sp->reply[0] = default_reply[0];
+	sp->reply[1] = default_reply[1];
+	if (!config_setting_get_member(root, "hostname"))
+		default_hostname(ld, sp);
+	apply_common(ld, root, sp);
+	get_seconds(ld, config_setting_get_member(root, "drain_timeout"), "drain_timeout", 1,
+		    CONFIG_TIMEOUT_MAX_MS, &sp->base.drain_timeout_ms);
+	get_seconds(ld, config_setting_get_member(root, "idle_timeout"), "idle_timeout", 1000,
+		    CONFIG_TIMEOUT_MAX_MS, &sp->base.idle_timeout_ms);
+	get_seconds(ld, config_setting_get_member(root, "session_timeout"), "session_timeout",
+		    1000, CONFIG_TIMEOUT_MAX_MS, &sp->base.session_timeout_ms);
+	/* proxy-protocol.txt: a receiver should wait at least 3 seconds for the header. */
+	get_seconds(ld, config_setting_get_member(root, "proxy_timeout"), "proxy_timeout", 3000,
+		    CONFIG_TIMEOUT_MAX_MS, &sp->base.proxy_timeout_ms);
+	get_uint32(ld, config_setting_get_member(root, "drain_bytes"), "drain_bytes", 0,
+		   CONFIG_DRAIN_BYTES_MAX, &sp->base.drain_bytes);
+	get_uint32(ld, config_setting_get_member(root, "max_commands"), "max_commands", 1,
+		   SMTP_MAX_COMMANDS_MAX, &sp->base.max_commands);
+	/* The global texts are checked once, so a bad one is reported once. */
+	if (ld->errors == 0)
+		cfg->defaults = build_profile(ld, sp, true);
+}
+
 static void parse_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 {
-	static const char *const known[] = {"listen",      "hostname",      "reply",
-					    "max_connections", "drain_timeout", "drain_bytes",
-					    "log",         NULL};
+	static const char *const known[] = {
+		"listen",	 "hostname",	  "reply",	   "mode",	    "rcpt_reply",
+		"max_connections", "drain_timeout", "drain_bytes", "idle_timeout", "session_timeout",
+		"max_commands",	 "proxy_timeout", "log",	   NULL};
 	const config_setting_t *s;
+	struct spec base = {0};
+	long long v;
 
 	check_known(ld, root, known, "");
-	parse_hostname(ld, config_setting_get_member(root, "hostname"), cfg);
-	parse_reply(ld, config_setting_get_member(root, "reply"), cfg);
-	parse_listen(ld, config_setting_get_member(root, "listen"), cfg);
-	s = config_setting_get_member(root, "max_connections");
-	parse_max_connections(ld, s, cfg);
-	parse_drain(ld, config_setting_get_member(root, "drain_timeout"),
-		    config_setting_get_member(root, "drain_bytes"), cfg);
+	parse_globals(ld, root, &base, cfg);
+	snprintf(cfg->hostname, sizeof(cfg->hostname), "%s", base.hostname);
+	if ((s = config_setting_get_member(root, "max_connections")) &&
+	    get_integer(ld, s, "max_connections", 1, CONFIG_MAX_CONNECTIONS_MAX, &v))
+		cfg->max_connections = (unsigned long)v;
 	parse_log(ld, config_setting_get_member(root, "log"), cfg);
+	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
 }
 
 /* libconfig resolves @include against its include dir: the config file's own directory. */
@@ -420,9 +606,11 @@ int config_load(struct config *cfg, const char *path, FILE *diag)
 
 void config_free(struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		profile_unref(cfg->listen[i].profile);
+	profile_unref(cfg->defaults);
 	free(cfg->path);
 	free(cfg->listen);
-	reply_unref(cfg->reply);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -436,26 +624,64 @@ int config_listen_equal(const struct config *a, const struct config *b)
 	return 1;
 }
 
+static void print_reply(FILE *out, const char *name, const struct reply *r)
+{
+	const char *line = r->wire, *end = r->wire + r->len;
+
+	while (line < end) {
+		const char *crlf = memmem(line, (size_t)(end - line), "\r\n", 2);
+		fprintf(out, "  %s %.*s\n", name, (int)(crlf - line), line);
+		line = crlf + 2;
+	}
+}
+
+static void print_listener(FILE *out, const struct listen_addr *a)
+{
+	const struct profile *p = a->profile;
+
+	fprintf(out, "listen %s\n", a->text);
+	fprintf(out, "  hostname %s\n", p->hostname);
+	fprintf(out, "  mode %s\n", smtp_mode_name(p->mode));
+	if (p->proxy) {
+		fprintf(out, "  proxy %s from", proxy_allow_name((enum proxy_allow)p->proxy));
+		for (size_t i = 0; i < p->nproxy_from; i++) {
+			char ip[INET6_ADDRSTRLEN];
+			const struct cidr *c = &p->proxy_from[i];
+			inet_ntop(c->net.sa.sa_family,
+				  c->net.sa.sa_family == AF_INET ? (const void *)&c->net.in.sin_addr
+								 : (const void *)&c->net.in6.sin6_addr,
+				  ip, sizeof(ip));
+			fprintf(out, " %s/%u", ip, c->bits);
+		}
+		fputc('\n', out);
+	}
+	print_reply(out, "reply", p->replies[SMTP_REPLY_GREETING]);
+	if (p->mode == SMTP_MODE_RCPT)
+		print_reply(out, "rcpt_reply", p->replies[SMTP_REPLY_RCPT_REJECT]);
+}
+
+static void print_ms(FILE *out, const char *key, unsigned ms)
+{
+	fprintf(out, "%s %u.%03u\n", key, ms / 1000, ms % 1000);
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
-	const char *line = cfg->reply->wire, *end = line + cfg->reply->len;
+	const struct profile *p = cfg->listen[0].profile;
 
 	fprintf(out, "config %s\n", cfg->path);
 	for (size_t i = 0; i < cfg->nlisten; i++)
-		fprintf(out, "listen %s\n", cfg->listen[i].text);
-	fprintf(out, "hostname %s\n", cfg->hostname);
-	while (line < end) {
-		const char *crlf = memmem(line, (size_t)(end - line), "\r\n", 2);
-		fprintf(out, "reply %.*s\n", (int)(crlf - line), line);
-		line = crlf + 2;
-	}
+		print_listener(out, &cfg->listen[i]);
 	if (cfg->max_connections)
 		fprintf(out, "max_connections %lu\n", cfg->max_connections);
 	else
 		fprintf(out, "max_connections auto (open-file limit minus %d)\n", CONFIG_FD_RESERVE);
-	fprintf(out, "drain_timeout %u.%03u\n", cfg->drain_timeout_ms / 1000,
-		cfg->drain_timeout_ms % 1000);
-	fprintf(out, "drain_bytes %lu\n", cfg->drain_bytes);
+	print_ms(out, "drain_timeout", p->drain_timeout_ms);
+	fprintf(out, "drain_bytes %u\n", p->drain_bytes);
+	print_ms(out, "idle_timeout", p->idle_timeout_ms);
+	print_ms(out, "session_timeout", p->session_timeout_ms);
+	fprintf(out, "max_commands %u\n", p->max_commands);
+	print_ms(out, "proxy_timeout", p->proxy_timeout_ms);
 	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
 	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));

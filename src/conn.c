@@ -1,41 +1,95 @@
 /*
- * One connection's whole life: accept, write the reply, half-close, drain the input
- * until EOF, a byte cap or a deadline, then close (RFC 1122 §4.2.2.13: closing with
- * unread input sends RST, which can destroy the reply in the client's buffers).
+ * One connection's whole life: an optional PROXY header, the greeting, in "quit" and
+ * "rcpt" modes a command session, then half-close, drain the input until EOF, a byte
+ * cap or a deadline, and close. Closing with unread input sends RST, which can destroy
+ * the reply in the client's buffers (RFC 1122 §4.2.2.13): hence the drain.
  *
- * Every drain has the same timeout, so deadlines arrive in accept order: one list,
- * kept sorted, and one timer serve all connections instead of a timer each.
+ * Every drain has the same timeout, so drain deadlines arrive in order: one sorted
+ * list and one timer serve all drains. Only connections with a PROXY header or a
+ * command session get a session record with a timer of their own.
  */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
 #include "log.h"
+#include "proxy.h"
 
 /* After a stop request, open drains get at most this long. */
 #define STOP_GRACE_MS 1000
 #define DISCARD_SIZE (16 * 1024)
+/* Replies gathered from one read before they go out in one write. */
+#define BATCH 16
 
-enum end_reason { END_EOF, END_TIMEOUT, END_INPUT_LIMIT, END_ERROR, END_SHUTDOWN, END_OVERLOAD };
+enum phase { PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
+
+enum end_reason {
+	END_NONE,
+	END_EOF,
+	END_TIMEOUT,
+	END_INPUT_LIMIT,
+	END_ERROR,
+	END_SHUTDOWN,
+	END_OVERLOAD,
+	END_QUIT,
+	END_MAX_COMMANDS,
+	END_LINE_TOO_LONG,
+	END_IDLE_TIMEOUT,
+	END_SESSION_TIMEOUT,
+	END_PROXY_TIMEOUT,
+	END_PROXY_INVALID,
+	END_PROXY_UNTRUSTED,
+};
 
 static const char *const end_words[] = {
-	[END_EOF] = "eof",	     [END_TIMEOUT] = "timeout",   [END_INPUT_LIMIT] = "input_limit",
-	[END_ERROR] = "error",	     [END_SHUTDOWN] = "shutdown", [END_OVERLOAD] = "overload",
+	[END_NONE] = "none",
+	[END_EOF] = "eof",
+	[END_TIMEOUT] = "timeout",
+	[END_INPUT_LIMIT] = "input_limit",
+	[END_ERROR] = "error",
+	[END_SHUTDOWN] = "shutdown",
+	[END_OVERLOAD] = "overload",
+	[END_QUIT] = "quit",
+	[END_MAX_COMMANDS] = "max_commands",
+	[END_LINE_TOO_LONG] = "line_too_long",
+	[END_IDLE_TIMEOUT] = "idle_timeout",
+	[END_SESSION_TIMEOUT] = "session_timeout",
+	[END_PROXY_TIMEOUT] = "proxy_timeout",
+	[END_PROXY_INVALID] = "proxy_invalid",
+	[END_PROXY_UNTRUSTED] = "proxy_untrusted",
+};
+
+struct conn;
+
+/* Only for connections that read a PROXY header or hold a command session. */
+struct session {
+	uv_timer_t timer;
+	struct conn *prev, *next; /* every open session, for a stop request */
+	struct smtp_reader reader;
+	uint64_t session_deadline_ms;
+	union sockaddr_any proxy;  /* the proxy's own address, when a header named a client */
+	unsigned char *header;	   /* the PROXY header read so far */
+	uint16_t header_len;
 };
 
 struct conn {
 	uv_tcp_t tcp;
 	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
-	struct conn *prev, *next; /* the deadline list, earliest first */
+	struct conn *prev, *next; /* the drain list, earliest deadline first */
 	struct listener *listener;
-	struct reply *reply;
+	struct profile *profile;
+	struct session *session;
 	union sockaddr_any peer;
 	uint64_t start_ms;
 	uint64_t deadline_ms;
 	uint64_t bytes_in;
+	uint64_t drain_from; /* bytes_in when the drain began */
 	size_t bytes_out;
-	size_t drain_bytes;
+	uint8_t phase;
+	uint8_t end;     /* why the session ended, when it ended itself */
+	uint8_t handles; /* open libuv handles; the memory goes with the last */
 	bool listed;
 	bool closing;
 };
@@ -45,9 +99,10 @@ static struct {
 	uv_timer_t timer;
 	struct conn_settings set;
 	struct conn *head, *tail;
+	struct conn *sessions;
 	size_t count;
 	bool stopping;
-	char discard[DISCARD_SIZE]; /* every drain reads into it: the bytes are thrown away */
+	char discard[DISCARD_SIZE]; /* every read lands here: nothing is kept but counts */
 } cs;
 
 int conn_init(uv_loop_t *loop)
@@ -58,11 +113,7 @@ int conn_init(uv_loop_t *loop)
 
 void conn_configure(const struct conn_settings *set)
 {
-	struct reply *old = cs.set.reply;
-
 	cs.set = *set;
-	reply_ref(cs.set.reply);
-	reply_unref(old);
 }
 
 size_t conn_count(void)
@@ -70,21 +121,21 @@ size_t conn_count(void)
 	return cs.count;
 }
 
-static void on_timeout(uv_timer_t *t);
+static void on_drain_timer(uv_timer_t *t);
 
-static void arm_timer(void)
+static void arm_drain_timer(void)
 {
 	uint64_t now = uv_now(cs.loop);
 
 	if (cs.head)
-		uv_timer_start(&cs.timer, on_timeout,
+		uv_timer_start(&cs.timer, on_drain_timer,
 			       cs.head->deadline_ms > now ? cs.head->deadline_ms - now : 0, 0);
 	else
 		uv_timer_stop(&cs.timer);
 }
 
 /* Insert from the tail: deadlines normally grow, so this is one step. */
-static void deadline_insert(struct conn *c)
+static void drain_insert(struct conn *c)
 {
 	struct conn *after = cs.tail;
 
@@ -102,14 +153,14 @@ static void deadline_insert(struct conn *c)
 		cs.head = c;
 	c->listed = true;
 	if (cs.head == c)
-		arm_timer();
+		arm_drain_timer();
 }
 
 /*
  * The timer is left as it is: when it fires early it finds nothing due and re-arms.
  * While stopping, an idle timer must not hold the loop open.
  */
-static void deadline_remove(struct conn *c)
+static void drain_remove(struct conn *c)
 {
 	if (!c->listed)
 		return;
@@ -126,28 +177,55 @@ static void deadline_remove(struct conn *c)
 		uv_timer_stop(&cs.timer);
 }
 
+static void sessions_remove(struct conn *c)
+{
+	struct session *s = c->session;
+
+	if (s->prev)
+		s->prev->session->next = s->next;
+	else
+		cs.sessions = s->next;
+	if (s->next)
+		s->next->session->prev = s->prev;
+}
+
+static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN] = "-";
+	unsigned port = 0;
+
+	if (sa->sa_family != AF_UNSPEC)
+		addr_text(sa, ip, sizeof(ip), &port);
+	log_str(ip_key, ip);
+	log_uint(port_key, port);
+}
+
 static void log_conn(struct conn *c, enum end_reason why)
 {
-	char ip[INET6_ADDRSTRLEN] = "-", local[INET6_ADDRSTRLEN];
-	const char *local_ip = c->listener->ip;
-	unsigned port = 0, local_port = c->listener->port;
-	union sockaddr_any sa;
-	int len = sizeof(sa);
+	union sockaddr_any local;
+	int len = sizeof(local);
+	const struct session *s = c->session;
 
-	if (c->peer.sa.sa_family != AF_UNSPEC)
-		addr_text(&c->peer.sa, ip, sizeof(ip), &port);
-	if (c->listener->wildcard && uv_tcp_getsockname(&c->tcp, &sa.sa, &len) == 0) {
-		addr_text(&sa.sa, local, sizeof(local), &local_port);
-		local_ip = local;
-	}
 	log_begin(LOG_INFO, "conn");
-	log_str("client", ip);
-	log_uint("client_port", port);
-	log_str("local", local_ip);
-	log_uint("local_port", local_port);
+	log_addr("client", "client_port", &c->peer.sa);
+	if (c->listener->wildcard && uv_tcp_getsockname(&c->tcp, &local.sa, &len) == 0) {
+		log_addr("local", "local_port", &local.sa);
+	} else {
+		log_str("local", c->listener->ip);
+		log_uint("local_port", c->listener->port);
+	}
+	if (s && s->proxy.sa.sa_family != AF_UNSPEC) {
+		char ip[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
+		unsigned port;
+		addr_text(&s->proxy.sa, ip, sizeof(ip), &port);
+		snprintf(text, sizeof(text), "%s:%u", ip, port);
+		log_str("proxy", text);
+	}
 	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
 	log_uint("bytes_in", c->bytes_in);
 	log_uint("bytes_out", c->bytes_out);
+	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
+		log_uint("commands", s->reader.commands);
 	log_str("reason", end_words[why]);
 	log_end();
 }
@@ -156,29 +234,41 @@ static void on_close(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 
-	reply_unref(c->reply);
+	if (--c->handles > 0)
+		return;
+	if (c->session)
+		free(c->session->header);
+	free(c->session);
+	profile_unref(c->profile);
 	free(c);
 	cs.count--;
 }
 
-/* The one way out: idempotent, writes the connection's only log line. */
+/*
+ * The one way out: idempotent, writes the connection's only log line. A session that
+ * ended itself (QUIT, a limit) is logged with that reason, whatever ends the drain.
+ */
 static void conn_close(struct conn *c, enum end_reason why)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
-	log_conn(c, why);
-	deadline_remove(c);
+	log_conn(c, c->end != END_NONE && why != END_ERROR ? (enum end_reason)c->end : why);
+	drain_remove(c);
+	if (c->session) {
+		sessions_remove(c);
+		uv_close((uv_handle_t *)&c->session->timer, on_close);
+	}
 	uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-static void on_timeout(uv_timer_t *t)
+static void on_drain_timer(uv_timer_t *t)
 {
 	uint64_t now = uv_now(cs.loop);
 
 	while (cs.head && cs.head->deadline_ms <= now)
 		conn_close(cs.head, cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
-	arm_timer();
+	arm_drain_timer();
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -186,27 +276,85 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(cs.discard, sizeof(cs.discard));
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct conn *c = s->data;
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
-	if (nread > 0) {
-		c->bytes_in += (uint64_t)nread;
-		if (c->bytes_in > c->drain_bytes)
-			conn_close(c, END_INPUT_LIMIT);
-	} else if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
-	}
+/* Reading may already be on: starting it again is not an error here. */
+static int start_reading(struct conn *c)
+{
+	int err = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	return err == UV_EALREADY ? 0 : err;
 }
+
+static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind)
+{
+	const struct reply *r = c->profile->replies[kind];
+
+	if (!r) /* a kind this mode never sends: answer with its 521 rather than nothing */
+		r = c->profile->replies[SMTP_REPLY_GREETING];
+	return uv_buf_init((char *)r->wire, (unsigned)r->len);
+}
+
+/* What a connection gets when it must end now: the permanent 521, in every mode. */
+static uv_buf_t refusal_buf(const struct conn *c)
+{
+	return reply_buf(c, c->profile->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
+								 : SMTP_REPLY_GREETING);
+}
+
+struct queued_write {
+	uv_write_t req;
+	size_t len;
+};
 
 static void on_write(uv_write_t *req, int status)
 {
+	struct queued_write *q = (struct queued_write *)req;
 	struct conn *c = req->handle->data;
 
 	if (status == 0)
-		c->bytes_out = c->reply->len;
-	else if (status != UV_ECANCELED)
+		c->bytes_out += q->len;
+	free(q);
+	if (status < 0 && status != UV_ECANCELED)
 		conn_close(c, END_ERROR);
+	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing &&
+		 c->tcp.write_queue_size == 0 && start_reading(c) != 0)
+		conn_close(c, END_ERROR);
+}
+
+/*
+ * Writes synchronously when the socket has room, which is nearly always: no request,
+ * no callback. What does not fit is queued, and a session reads no more commands until
+ * it is out, so a client that sends without reading cannot make replies pile up.
+ */
+static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n)
+{
+	uv_stream_t *s = (uv_stream_t *)&c->tcp;
+	struct queued_write *q;
+	int w = uv_try_write(s, bufs, n);
+	size_t left;
+
+	if (w == UV_EAGAIN)
+		w = 0;
+	if (w < 0)
+		return w;
+	c->bytes_out += (size_t)w;
+	for (left = (size_t)w; n > 0 && left >= bufs->len; n--, bufs++)
+		left -= bufs->len;
+	if (n == 0)
+		return 0;
+	bufs->base += left;
+	bufs->len -= left;
+	if (!(q = malloc(sizeof(*q))))
+		return UV_ENOMEM;
+	q->len = 0;
+	for (unsigned i = 0; i < n; i++)
+		q->len += bufs[i].len;
+	if (c->phase == PHASE_SESSION)
+		uv_read_stop(s);
+	w = uv_write(&q->req, s, bufs, n, on_write);
+	if (w != 0)
+		free(q);
+	return w;
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -215,48 +363,246 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 		conn_close(req->handle->data, END_ERROR);
 }
 
-/* Synchronous when the socket has room, which is nearly always: no request, no callback. */
-static int write_reply(struct conn *c)
+/* Half-close once the replies are out, then read and discard until EOF or a limit. */
+static void begin_drain(struct conn *c)
 {
-	uv_stream_t *s = (uv_stream_t *)&c->tcp;
-	uv_buf_t buf = uv_buf_init(c->reply->wire, (unsigned)c->reply->len);
-	int n = uv_try_write(s, &buf, 1);
+	uint64_t now = uv_now(cs.loop);
 
-	if (n == UV_EAGAIN)
-		n = 0;
-	if (n < 0)
-		return n;
-	c->bytes_out = (size_t)n;
-	if ((size_t)n == buf.len)
-		return 0;
-	buf.base += n;
-	buf.len -= (size_t)n;
-	return uv_write(&c->write_req, s, &buf, 1, on_write);
-}
-
-static void serve(struct conn *c)
-{
-	uv_stream_t *s = (uv_stream_t *)&c->tcp;
-
-	c->reply = reply_ref(cs.set.reply);
-	c->drain_bytes = cs.set.drain_bytes;
-	c->deadline_ms = c->start_ms + cs.set.drain_timeout_ms;
-	if (write_reply(c) != 0 || uv_shutdown(&c->shutdown_req, s, on_shutdown) != 0 ||
-	    uv_read_start(s, on_alloc, on_read) != 0) {
+	c->phase = PHASE_DRAIN;
+	c->drain_from = c->bytes_in;
+	c->deadline_ms = now + c->profile->drain_timeout_ms;
+	if (cs.stopping && c->deadline_ms > now + STOP_GRACE_MS)
+		c->deadline_ms = now + STOP_GRACE_MS;
+	if (c->session)
+		uv_timer_stop(&c->session->timer);
+	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0 ||
+	    start_reading(c) != 0) {
 		conn_close(c, END_ERROR);
 		return;
 	}
-	deadline_insert(c);
+	drain_insert(c);
 }
 
-/* Over the cap: one non-blocking write of the reply and an immediate close, no drain. */
+static void on_session_timer(uv_timer_t *t);
+
+/* The idle deadline moves with every command; the session deadline does not. */
+static void arm_session_timer(struct conn *c, uint64_t ms)
+{
+	uint64_t now = uv_now(cs.loop), deadline = now + ms;
+	struct session *s = c->session;
+
+	if (deadline > s->session_deadline_ms)
+		deadline = s->session_deadline_ms;
+	uv_timer_start(&s->timer, on_session_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+/* A session ends on its own terms: one last permanent reply, then the drain. */
+static void end_session(struct conn *c, enum end_reason why)
+{
+	uv_buf_t buf = refusal_buf(c);
+
+	c->end = why;
+	if (send_replies(c, &buf, 1) != 0)
+		conn_close(c, END_ERROR);
+	else
+		begin_drain(c);
+}
+
+static void on_session_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->phase == PHASE_PROXY)
+		conn_close(c, END_PROXY_TIMEOUT);
+	else if (c->phase == PHASE_SESSION)
+		end_session(c, uv_now(cs.loop) >= c->session->session_deadline_ms
+				       ? END_SESSION_TIMEOUT
+				       : END_IDLE_TIMEOUT);
+}
+
+static enum end_reason reason_of(const char *word)
+{
+	for (size_t i = 0; i < sizeof(end_words) / sizeof(end_words[0]); i++)
+		if (strcmp(end_words[i], word) == 0)
+			return (enum end_reason)i;
+	return END_ERROR;
+}
+
+/* Answers every complete command in the bytes, in order, with as few writes as it can. */
+static void session_input(struct conn *c, const char *p, size_t len)
+{
+	uv_buf_t bufs[BATCH];
+	unsigned n = 0;
+	int err = 0;
+
+	while (len > 0 && c->end == END_NONE && err == 0) {
+		struct smtp_decision d;
+		size_t used = smtp_read(&c->session->reader, p, len, &d);
+		p += used;
+		len -= used;
+		if (d.reply == SMTP_REPLY_NONE)
+			continue;
+		bufs[n++] = reply_buf(c, d.reply);
+		if (d.action == SMTP_CLOSE)
+			c->end = reason_of(d.reason);
+		if (n == BATCH) {
+			err = send_replies(c, bufs, n);
+			n = 0;
+		}
+	}
+	if (err == 0 && n > 0)
+		err = send_replies(c, bufs, n);
+	if (err != 0) {
+		conn_close(c, END_ERROR);
+	} else if (c->end != END_NONE) {
+		begin_drain(c);
+		c->drain_from -= len; /* what followed the last command is drained input */
+	} else {
+		arm_session_timer(c, c->profile->idle_timeout_ms);
+	}
+}
+
+static void start_greeting(struct conn *c)
+{
+	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
+	const struct profile *p = c->profile;
+
+	if (send_replies(c, &buf, 1) != 0) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	if (p->mode == SMTP_MODE_CLOSE) {
+		begin_drain(c);
+		return;
+	}
+	c->phase = PHASE_SESSION;
+	smtp_reader_init(&c->session->reader, p->mode, p->max_commands);
+	c->session->session_deadline_ms = uv_now(cs.loop) + p->session_timeout_ms;
+	arm_session_timer(c, p->idle_timeout_ms);
+	if (start_reading(c) != 0)
+		conn_close(c, END_ERROR);
+}
+
+/*
+ * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
+ * after it are the client's: commands for a session, drained input otherwise.
+ */
+static void proxy_input(struct conn *c, const char *p, size_t len)
+{
+	struct session *s = c->session;
+	size_t before = s->header_len, take = PROXY_HEADER_MAX - before, rest;
+	struct proxy_result r;
+
+	if (take > len)
+		take = len;
+	memcpy(s->header + before, p, take);
+	s->header_len = (uint16_t)(before + take);
+	switch (proxy_parse(s->header, s->header_len, (enum proxy_allow)c->profile->proxy, &r)) {
+	case PROXY_NEED_MORE:
+		return;
+	case PROXY_INVALID:
+		conn_close(c, END_PROXY_INVALID);
+		return;
+	case PROXY_DONE:
+		break;
+	}
+	if (!r.local) {
+		s->proxy = c->peer;
+		c->peer = r.src;
+	}
+	free(s->header);
+	s->header = NULL;
+	rest = len - (r.used - before);
+	start_greeting(c);
+	if (c->closing || rest == 0)
+		return;
+	if (c->phase == PHASE_SESSION)
+		session_input(c, p + (r.used - before), rest);
+	else
+		c->drain_from -= rest;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+
+	if (nread < 0) {
+		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
+		return;
+	}
+	c->bytes_in += (uint64_t)nread;
+	if (c->phase == PHASE_PROXY)
+		proxy_input(c, buf->base, (size_t)nread);
+	else if (c->phase == PHASE_SESSION)
+		session_input(c, buf->base, (size_t)nread);
+	if (c->phase == PHASE_DRAIN && !c->closing &&
+	    c->bytes_in - c->drain_from > c->profile->drain_bytes)
+		conn_close(c, END_INPUT_LIMIT);
+}
+
+/* Over the cap: one non-blocking write of the 521 and an immediate close, no drain. */
 static void shed(struct conn *c)
 {
-	uv_buf_t buf = uv_buf_init(cs.set.reply->wire, (unsigned)cs.set.reply->len);
+	uv_buf_t buf = refusal_buf(c);
 	int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
 
 	c->bytes_out = n > 0 ? (size_t)n : 0;
 	conn_close(c, END_OVERLOAD);
+}
+
+static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
+{
+	for (size_t i = 0; i < p->nproxy_from; i++)
+		if (cidr_match(&p->proxy_from[i], peer))
+			return true;
+	return false;
+}
+
+static int open_session(struct conn *c)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s || uv_timer_init(cs.loop, &s->timer) != 0) {
+		free(s);
+		return -1;
+	}
+	s->timer.data = c;
+	c->session = s;
+	c->handles++;
+	s->next = cs.sessions;
+	if (s->next)
+		s->next->session->prev = c;
+	cs.sessions = c;
+	return 0;
+}
+
+static void start_proxy(struct conn *c)
+{
+	struct session *s = c->session;
+
+	if (!proxy_trusted(c->profile, &c->peer.sa)) {
+		conn_close(c, END_PROXY_UNTRUSTED);
+		return;
+	}
+	c->phase = PHASE_PROXY;
+	s->session_deadline_ms = uv_now(cs.loop) + c->profile->proxy_timeout_ms;
+	if (!(s->header = malloc(PROXY_HEADER_MAX)) || start_reading(c) != 0) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	arm_session_timer(c, c->profile->proxy_timeout_ms);
+}
+
+static void serve(struct conn *c)
+{
+	const struct profile *p = c->profile;
+
+	if ((p->proxy || p->mode != SMTP_MODE_CLOSE) && open_session(c) != 0)
+		conn_close(c, END_ERROR);
+	else if (p->proxy)
+		start_proxy(c);
+	else
+		start_greeting(c);
 }
 
 static void on_spare_close(uv_handle_t *h)
@@ -265,20 +611,25 @@ static void on_spare_close(uv_handle_t *h)
 }
 
 /*
- * Without memory for a connection it is still accepted, into a static handle, and
- * closed: libuv stops watching a listener whose pending connection nobody accepts.
+ * Without memory for a connection it is still accepted, into one of a few static
+ * handles, and closed: libuv stops watching a listener whose pending connection nobody
+ * accepts.
  */
 static void refuse(struct listener *l)
 {
-	static uv_tcp_t spare;
+	static uv_tcp_t spares[16];
 
 	log_warnx("out of memory for a connection on %s port %u: closed without a reply", l->ip,
 		  l->port);
-	if (spare.data || uv_tcp_init(cs.loop, &spare) != 0)
+	for (size_t i = 0; i < sizeof(spares) / sizeof(spares[0]); i++) {
+		uv_tcp_t *t = &spares[i];
+		if (t->data || uv_tcp_init(cs.loop, t) != 0)
+			continue;
+		t->data = t;
+		uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)t);
+		uv_close((uv_handle_t *)t, on_spare_close);
 		return;
-	spare.data = &spare;
-	uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&spare);
-	uv_close((uv_handle_t *)&spare, on_spare_close);
+	}
 }
 
 void conn_accept(struct listener *l)
@@ -292,7 +643,9 @@ void conn_accept(struct listener *l)
 		return;
 	}
 	c->tcp.data = c;
+	c->handles = 1;
 	c->listener = l;
+	c->profile = profile_ref(l->profile);
 	c->start_ms = uv_now(cs.loop);
 	cs.count++;
 	if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp) != 0 ||
@@ -306,14 +659,23 @@ void conn_accept(struct listener *l)
 	}
 }
 
+/* Sessions get their last 521 and a short drain; unfinished PROXY headers get nothing. */
 void conn_stop_all(void)
 {
 	uint64_t limit = uv_now(cs.loop) + STOP_GRACE_MS;
+	struct conn *c, *next;
 
 	cs.stopping = true;
 	/* Capping sorted deadlines at one value keeps them sorted. */
-	for (struct conn *c = cs.head; c; c = c->next)
+	for (c = cs.head; c; c = c->next)
 		if (c->deadline_ms > limit)
 			c->deadline_ms = limit;
-	arm_timer();
+	for (c = cs.sessions; c; c = next) {
+		next = c->session->next;
+		if (c->phase == PHASE_PROXY)
+			conn_close(c, END_SHUTDOWN);
+		else if (c->phase == PHASE_SESSION)
+			end_session(c, END_SHUTDOWN);
+	}
+	arm_drain_timer();
 }

@@ -80,6 +80,7 @@ static int run(struct config *cfg)
 	uv_walk(loop, close_handle, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
+	server_free();
 	return rc;
 }
 

@@ -16,6 +16,7 @@
 static struct {
 	struct config cfg;
 	struct listener *listeners;
+	char (*texts)[64]; /* each listener's address as the config wrote it */
 	size_t nlisteners;
 	bool stopping;
 } srv;
@@ -41,15 +42,28 @@ static size_t connection_cap(const struct config *cfg)
 
 static void apply(const struct config *cfg)
 {
-	struct conn_settings set = {
-		.reply = cfg->reply,
-		.drain_timeout_ms = cfg->drain_timeout_ms,
-		.drain_bytes = cfg->drain_bytes,
-	};
+	struct conn_settings set;
 
 	log_configure(&cfg->log);
 	set.max_connections = connection_cap(cfg);
 	conn_configure(&set);
+}
+
+/*
+ * A listener takes the profile of the entry with its address; one whose address left
+ * the config (it stays bound until a restart) takes the global settings.
+ */
+static void assign_profiles(const struct config *cfg)
+{
+	for (size_t i = 0; i < srv.nlisteners; i++) {
+		struct listener *l = &srv.listeners[i];
+		struct profile *p = cfg->defaults;
+		for (size_t j = 0; j < cfg->nlisten; j++)
+			if (strcmp(cfg->listen[j].text, srv.texts[i]) == 0)
+				p = cfg->listen[j].profile;
+		profile_unref(l->profile);
+		l->profile = profile_ref(p);
+	}
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -71,7 +85,8 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 	log_str("hostname", srv.cfg.hostname);
 	log_end();
 	srv.listeners = calloc(srv.cfg.nlisten, sizeof(*srv.listeners));
-	if (!srv.listeners)
+	srv.texts = calloc(srv.cfg.nlisten, sizeof(*srv.texts));
+	if (!srv.listeners || !srv.texts)
 		return EX_OSERR;
 	for (size_t i = 0; i < srv.cfg.nlisten; i++, srv.nlisteners++) {
 		int err = listener_open(&srv.listeners[i], loop, &srv.cfg.listen[i], on_connection);
@@ -79,7 +94,9 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 			log_warnx("cannot listen on %s: %s", srv.cfg.listen[i].text, uv_strerror(err));
 			return EX_OSERR;
 		}
+		memcpy(srv.texts[i], srv.cfg.listen[i].text, sizeof(srv.texts[i]));
 	}
+	assign_profiles(&srv.cfg);
 	return 0;
 }
 
@@ -95,9 +112,13 @@ void server_reload(void)
 	struct config next;
 	char *diag = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&diag, &len);
-	int rc = f ? config_load(&next, srv.cfg.path, f) : -1;
+	FILE *f;
+	int rc;
 
+	if (srv.stopping)
+		return;
+	f = open_memstream(&diag, &len);
+	rc = f ? config_load(&next, srv.cfg.path, f) : -1;
 	if (f)
 		fclose(f);
 	if (diag)
@@ -110,18 +131,13 @@ void server_reload(void)
 	if (rc != 0)
 		return;
 	if (!config_listen_equal(&srv.cfg, &next))
-		log_warnx("listen changed in %s: restart nullmxd to apply it; the rest applies now",
+		log_warnx("listen changed in %s: restart nullmxd to bind or unbind addresses; "
+			  "the rest applies now",
 			  srv.cfg.path);
-	/* The listeners stay as they are, and so does the list that describes them. */
-	struct listen_addr *keep = srv.cfg.listen;
-	size_t nkeep = srv.cfg.nlisten;
-	srv.cfg.listen = next.listen;
-	srv.cfg.nlisten = next.nlisten;
 	config_free(&srv.cfg);
 	srv.cfg = next;
-	srv.cfg.listen = keep;
-	srv.cfg.nlisten = nkeep;
 	apply(&srv.cfg);
+	assign_profiles(&srv.cfg);
 }
 
 void server_stop(const char *signal_name)
@@ -136,4 +152,14 @@ void server_stop(const char *signal_name)
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		listener_close(&srv.listeners[i]);
 	conn_stop_all();
+}
+
+void server_free(void)
+{
+	for (size_t i = 0; i < srv.nlisteners; i++)
+		profile_unref(srv.listeners[i].profile);
+	free(srv.listeners);
+	free(srv.texts);
+	config_free(&srv.cfg);
+	memset(&srv, 0, sizeof(srv));
 }

@@ -1,0 +1,144 @@
+"""Runs the built nullmxd on loopback for integration tests and reads its log.
+
+The daemon binary comes from $NULLMXD (meson passes it). Every daemon listens on
+port 0; the real ports come from its `event=listen` lines.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+NULLMXD = os.environ.get("NULLMXD", "build/nullmxd")
+
+BASE_CONFIG = """
+listen = [ "127.0.0.1:0", "[::1]:0" ];
+hostname = "mx.example.test";
+"""
+
+DEFAULT_REPLY = (b"521-mx.example.test does not accept mail\r\n"
+                 b"521 5.3.2 mx.example.test does not accept mail\r\n")
+
+_TEXT_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def parse_line(line):
+    """One log line (text or JSON) as a dict of strings."""
+    if line.startswith("{"):
+        return {k: str(v) for k, v in json.loads(line).items()}
+    fields = {}
+    for key, value in _TEXT_FIELD.findall(line):
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        fields[key] = value
+    return fields
+
+
+def write_config(text, directory=None):
+    fd, path = tempfile.mkstemp(suffix=".conf", dir=directory)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+def run_nullmxd(*args, timeout=10, **kwargs):
+    return subprocess.run([NULLMXD, *args], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+class Daemon:
+    """A running nullmxd; use as a context manager."""
+
+    def __init__(self, config=BASE_CONFIG, listeners=2, preexec_fn=None):
+        self.config_path = write_config(config)
+        self.lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            [NULLMXD, "-c", self.config_path], stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True, preexec_fn=preexec_fn)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        listens = self.wait_for(lambda f: f.get("event") == "listen", count=listeners)
+        self.ports = {f["addr"]: int(f["port"]) for f in listens}
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def events(self, pred=lambda f: True):
+        with self._cond:
+            parsed = [parse_line(l) for l in self.lines if l.startswith(("ts=", "{"))]
+        return [f for f in parsed if pred(f)]
+
+    def wait_for(self, pred, count=1, timeout=5.0):
+        """The first `count` parsed log lines matching pred, waiting for them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self.events(pred)
+                if len(found) >= count:
+                    return found[:count]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(
+                        f"wanted {count} matching log lines, have {len(found)}; log:\n"
+                        + "\n".join(self.lines))
+                self._cond.wait(left)
+
+    def conn_line(self, client_port, timeout=5.0):
+        return self.wait_for(lambda f: f.get("event") == "conn"
+                             and f.get("client_port") == str(client_port),
+                             timeout=timeout)[0]
+
+    def connect(self, family=socket.AF_INET, timeout=5.0):
+        host = "127.0.0.1" if family == socket.AF_INET else "::1"
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((host, self.ports[host]))
+        return s
+
+    def send_signal(self, signum):
+        self.proc.send_signal(signum)
+
+    def stop(self, signum=signal.SIGTERM, timeout=5.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        rc = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return rc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(2)
+        self.proc.stderr.close()
+        os.unlink(self.config_path)
+
+
+def read_until_eof(sock, limit=65536):
+    """Everything the server sends until its FIN; a reset raises."""
+    data = b""
+    while len(data) < limit:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+    raise AssertionError("server sent more than %d bytes" % limit)
+
+
+def main():
+    unittest.main(verbosity=2)

@@ -1,0 +1,209 @@
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "test.h"
+
+static char path[] = "/tmp/nullmxd-test-config-XXXXXX";
+static char *diag;
+static char want[1024];
+
+/* Loads text as a config file; returns config_load's result, diagnostics in diag. */
+static int load(const char *text, struct config *cfg)
+{
+	size_t len;
+	FILE *f = fopen(path, "w"), *d = open_memstream(&diag, &len);
+	int rc;
+
+	fputs(text, f);
+	fclose(f);
+	free(diag);
+	diag = NULL;
+	rc = config_load(cfg, path, d);
+	fclose(d);
+	return rc;
+}
+
+/* Expects exactly one diagnostic, at line, with message. */
+#define CHECK_ERROR(text, line, message)                                               \
+	do {                                                                           \
+		struct config c_;                                                      \
+		CHECK(load(text, &c_) == -1);                                          \
+		snprintf(want, sizeof(want), "%s:%d: %s\n", path, line, message);      \
+		CHECK_STR(diag, want);                                                 \
+	} while (0)
+
+static void test_unknown_keys(void)
+{
+	CHECK_ERROR("hostname = \"a.example\";\nlisten_on = 1;\n", 2, "unknown key 'listen_on'");
+	CHECK_ERROR("hostname = \"a.example\";\nlog = {\n  level = 3;\n};\n", 3,
+		    "unknown key 'log.level'");
+}
+
+static void test_wrong_types(void)
+{
+	CHECK_ERROR("hostname = 5;\n", 1, "hostname must be a string, not an integer");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = \"127.0.0.1:25\";\n", 2,
+		    "listen must be a list of \"ADDR:PORT\" strings or groups, not a string");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( \"127.0.0.1:25\", 25 );\n", 2,
+		    "listen entry must be a string, not an integer");
+	CHECK_ERROR("hostname = \"a.example\";\nreply = true;\n", 2,
+		    "reply must be a string or a list of strings, not a boolean");
+	CHECK_ERROR("hostname = \"a.example\";\nmax_connections = 1.5;\n", 2,
+		    "max_connections must be an integer, not a number");
+	CHECK_ERROR("hostname = \"a.example\";\ndrain_timeout = \"5s\";\n", 2,
+		    "drain_timeout must be a number of seconds, not a string");
+	CHECK_ERROR("hostname = \"a.example\";\ndrain_bytes = \"4k\";\n", 2,
+		    "drain_bytes must be an integer, not a string");
+	CHECK_ERROR("hostname = \"a.example\";\nlog = \"syslog\";\n", 2,
+		    "log must be a group { ... }, not a string");
+	CHECK_ERROR("hostname = \"a.example\";\nlog = { target = [ \"syslog\" ]; };\n", 2,
+		    "log.target must be a string, not an array");
+}
+
+static void test_ranges(void)
+{
+	CHECK_ERROR("hostname = \"a.example\";\nmax_connections = 0;\n", 2,
+		    "max_connections must be between 1 and 10000000, not 0");
+	CHECK_ERROR("hostname = \"a.example\";\ndrain_timeout = 0;\n", 2,
+		    "drain_timeout must be between 0.001 and 300 seconds");
+	CHECK_ERROR("hostname = \"a.example\";\ndrain_timeout = 300.5;\n", 2,
+		    "drain_timeout must be between 0.001 and 300 seconds");
+	CHECK_ERROR("hostname = \"a.example\";\ndrain_bytes = 2000000;\n", 2,
+		    "drain_bytes must be between 0 and 1048576, not 2000000");
+	CHECK_ERROR("hostname = \"a.example\";\nlog = { format = \"xml\"; };\n", 2,
+		    "log.format must be one of \"text\", \"json\", not \"xml\"");
+	CHECK_ERROR("hostname = \"a.example\";\nlog = { facility = \"kern\"; };\n", 2,
+		    "log.facility must be mail, daemon, user or local0..local7, not \"kern\"");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = [];\n", 2, "listen needs 1 to 64 addresses");
+}
+
+static void test_bad_addresses(void)
+{
+	static const char *const bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
+					  "127.0.0.1:+25", "::1:25", "[::1]25", "[::1:25",
+					  "localhost:25", "256.1.1.1:25", "127.1:25", ":25",
+					  "[]:25", "127.0.0.1:0025x"};
+	char text[256], msg[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "hostname = \"a.example\";\nlisten = [ \"%s\" ];\n",
+			 bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "listen: bad address '%s' (want ADDR:PORT, IPv6 as [ADDR]:PORT)", bad[i]);
+		CHECK_ERROR(text, 2, msg);
+	}
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = [ \"[::1]:25\", \"[::1]:25\" ];\n", 2,
+		    "listen: '[::1]:25' is listed twice");
+}
+
+static void test_bad_hostnames(void)
+{
+	static const char *const bad[] = {"", "-a.example", "a-.example", "a..example",
+					  "a_b.example", "192.0.2.1", "[192.0.2.300]", "[::1]",
+					  "a.example.", "[IPv6:zz]"};
+	char text[256], msg[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "hostname = \"%s\";\n", bad[i]);
+		snprintf(msg, sizeof(msg), "hostname '%s' is not a domain name or address literal",
+			 bad[i]);
+		CHECK_ERROR(text, 1, msg);
+	}
+}
+
+static void test_bad_replies(void)
+{
+	CHECK_ERROR("hostname = \"a.example\";\nreply = \"tab\\tok but bell \\x07 no\";\n", 2,
+		    "reply: byte 0x07 is not allowed (printable ASCII and tab only)");
+	CHECK_ERROR("hostname = \"a.example\";\nreply = [\n  \"%h fine\",\n  \"5.3.2 50%x\",\n  \"ok\"\n];\n",
+		    4, "reply: unknown escape %x (%h is the hostname, %% a percent sign)");
+	CHECK_ERROR("hostname = \"a.example\";\nreply = ( \"%h\", 5 );\n", 2,
+		    "reply line must be a string, not an integer");
+	CHECK_ERROR("hostname = \"a.example\";\nreply = [];\n", 2, "reply needs 1 to 32 lines");
+}
+
+static void test_missing_file_and_syntax(void)
+{
+	struct config c;
+	size_t len;
+	FILE *d;
+
+	free(diag);
+	d = open_memstream(&diag, &len);
+	CHECK(config_load(&c, "/nonexistent/nullmxd.conf", d) == -1);
+	fclose(d);
+	CHECK_STR(diag, "/nonexistent/nullmxd.conf:0: cannot read: No such file or directory\n");
+	CHECK_ERROR("hostname = \"a.example\";\n\nlisten = [ \"127.0.0.1:25\" \n", 4,
+		    "syntax error");
+}
+
+static void test_good_config(void)
+{
+	struct config c;
+
+	CHECK(load("listen = [ \"127.0.0.1:2525\", \"[::1]:0\" ];\n"
+		   "hostname = \"[IPv6:2001:db8::25]\";\n"
+		   "reply = \"%h says no\";\n"
+		   "max_connections = 1000;\n"
+		   "drain_timeout = 0.25;\n"
+		   "drain_bytes = 0;\n"
+		   "log = { format = \"json\"; target = \"syslog\"; facility = \"local3\"; };\n",
+		   &c) == 0);
+	snprintf(want, sizeof(want), "%s:3: warning: reply: the last line has no enhanced status "
+				     "code such as 5.3.2 right after 521 (Postfix reads it only there)\n",
+		 path);
+	CHECK_STR(diag, want);
+	CHECK(c.nlisten == 2 && strcmp(c.listen[1].text, "[::1]:0") == 0);
+	CHECK(c.listen[0].addr.in.sin_port == htons(2525));
+	CHECK(c.listen[1].addr.sa.sa_family == AF_INET6);
+	const struct profile *p = c.listen[0].profile;
+	CHECK(p->replies[SMTP_REPLY_GREETING]->len == strlen("521 [IPv6:2001:db8::25] says no\r\n"));
+	CHECK(c.max_connections == 1000 && p->drain_timeout_ms == 250 && p->drain_bytes == 0);
+	CHECK(c.listen[1].profile->drain_timeout_ms == 250);
+	CHECK(c.log.format == LOG_FORMAT_JSON && c.log.target == LOG_TARGET_SYSLOG);
+	CHECK(c.log.facility == LOG_LOCAL3);
+	config_free(&c);
+}
+
+static void test_defaults(void)
+{
+	struct config c;
+
+	CHECK(load("hostname = \"mx.example\";\n", &c) == 0);
+	CHECK_STR(diag, "");
+	CHECK(c.nlisten == 2 && strcmp(c.listen[0].text, "0.0.0.0:25") == 0 &&
+	      strcmp(c.listen[1].text, "[::]:25") == 0);
+	const struct profile *p = c.listen[0].profile;
+	CHECK(c.max_connections == 0 && p->drain_timeout_ms == CONFIG_DRAIN_TIMEOUT_MS &&
+	      p->drain_bytes == CONFIG_DRAIN_BYTES && p->mode == SMTP_MODE_CLOSE && p->proxy == 0);
+	CHECK(p->idle_timeout_ms == CONFIG_IDLE_TIMEOUT_MS &&
+	      p->session_timeout_ms == CONFIG_SESSION_TIMEOUT_MS &&
+	      p->proxy_timeout_ms == CONFIG_PROXY_TIMEOUT_MS &&
+	      p->max_commands == SMTP_MAX_COMMANDS_DEFAULT);
+	CHECK(c.log.format == LOG_FORMAT_TEXT && c.log.target == LOG_TARGET_STDERR &&
+	      c.log.facility == LOG_MAIL);
+	CHECK(memcmp(p->replies[SMTP_REPLY_GREETING]->wire, "521-mx.example does", 19) == 0);
+	config_free(&c);
+}
+
+int main(void)
+{
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return 99;
+	close(fd);
+	test_unknown_keys();
+	test_wrong_types();
+	test_ranges();
+	test_bad_addresses();
+	test_bad_hostnames();
+	test_bad_replies();
+	test_missing_file_and_syntax();
+	test_good_config();
+	test_defaults();
+	unlink(path);
+	free(diag);
+	return test_done();
+}

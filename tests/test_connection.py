@@ -1,0 +1,100 @@
+"""A connection's whole life against the built daemon: reply, FIN, drain, log line."""
+
+import socket
+import struct
+import time
+import unittest
+
+from nullmxd_test import BASE_CONFIG, DEFAULT_REPLY, Daemon, main, read_until_eof
+
+
+class ConnectionTest(unittest.TestCase):
+    def check_conn_line(self, d, sock_name, reason, family="127.0.0.1"):
+        line = d.conn_line(sock_name[1])
+        self.assertEqual(line["client"], sock_name[0])
+        self.assertEqual(line["local"], family)
+        self.assertEqual(line["local_port"], str(d.ports[family]))
+        self.assertEqual(line["reason"], reason)
+        return line
+
+    def test_talking_first_still_gets_whole_reply_and_fin(self):
+        # The client's EHLO sits unread in the server's socket unless the server drains
+        # it; closing over it would send RST and can destroy the 521 (RFC 1122 4.2.2.13).
+        with Daemon() as d:
+            for _ in range(20):
+                s = d.connect()
+                s.sendall(b"EHLO client.example\r\n")
+                time.sleep(0.01)
+                self.assertEqual(read_until_eof(s), DEFAULT_REPLY)
+                name = s.getsockname()
+                s.close()
+                line = self.check_conn_line(d, name, "eof")
+                self.assertEqual(line["bytes_in"], "21")
+
+    def test_ipv4_and_ipv6_exact_bytes_then_eof(self):
+        with Daemon() as d:
+            for family, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+                s = d.connect(family)
+                self.assertEqual(read_until_eof(s), DEFAULT_REPLY)
+                name = s.getsockname()
+                s.close()
+                line = self.check_conn_line(d, name, "eof", addr)
+                self.assertEqual(line["bytes_out"], str(len(DEFAULT_REPLY)))
+                self.assertEqual(line["bytes_in"], "0")
+
+    def test_client_that_never_closes_is_closed_by_the_timer(self):
+        with Daemon(BASE_CONFIG + "drain_timeout = 0.3;") as d:
+            s = d.connect()
+            self.assertEqual(read_until_eof(s), DEFAULT_REPLY)
+            started = time.monotonic()
+            line = self.check_conn_line(d, s.getsockname(), "timeout")
+            self.assertLess(time.monotonic() - started, 2.0)
+            self.assertGreaterEqual(int(line["duration_ms"]), 300)
+            s.close()
+
+    def test_flooding_client_ends_at_the_byte_cap(self):
+        with Daemon(BASE_CONFIG + "drain_bytes = 100;") as d:
+            s = d.connect()
+            s.sendall(b"x" * 1000)
+            line = self.check_conn_line(d, s.getsockname(), "input_limit")
+            self.assertGreater(int(line["bytes_in"]), 100)
+            s.close()
+
+    def test_reset_by_client_is_an_error(self):
+        with Daemon() as d:
+            s = d.connect()
+            self.assertEqual(s.recv(len(DEFAULT_REPLY), socket.MSG_WAITALL), DEFAULT_REPLY)
+            name = s.getsockname()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            self.check_conn_line(d, name, "error")
+
+    def test_over_max_connections_is_still_answered_521(self):
+        with Daemon(BASE_CONFIG + "max_connections = 2;") as d:
+            held = [d.connect() for _ in range(2)]
+            for s in held:
+                self.assertEqual(s.recv(len(DEFAULT_REPLY), socket.MSG_WAITALL), DEFAULT_REPLY)
+            s = d.connect()
+            self.assertEqual(read_until_eof(s), DEFAULT_REPLY)
+            self.check_conn_line(d, s.getsockname(), "overload")
+            s.close()
+            for s in held:
+                s.close()
+
+    def test_json_lines_parse_with_the_same_keys(self):
+        config = BASE_CONFIG + 'log = { format = "json"; };'
+        with Daemon(config) as d:
+            s = d.connect()
+            read_until_eof(s)
+            name = s.getsockname()
+            s.close()
+            line = d.conn_line(name[1])
+            self.assertEqual(set(line), {"ts", "event", "client", "client_port", "local",
+                                         "local_port", "duration_ms", "bytes_in",
+                                         "bytes_out", "reason"})
+            self.assertRegex(line["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertTrue(all(raw.startswith("{") for raw in d.lines))
+
+
+if __name__ == "__main__":
+    main()

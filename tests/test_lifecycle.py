@@ -1,0 +1,170 @@
+"""Command line, config check, reload and stop, and real SMTP clients."""
+
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import time
+import unittest
+
+from nullmxd_test import (BASE_CONFIG, DEFAULT_REPLY, Daemon, main, read_until_eof,
+                          run_nullmxd, write_config)
+
+
+class CheckConfigTest(unittest.TestCase):
+    def test_good_config_prints_listeners_and_exact_reply_lines(self):
+        path = write_config(BASE_CONFIG)
+        r = run_nullmxd("-t", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listener = ("  hostname mx.example.test\n"
+                    "  mode close\n"
+                    "  reply 521-mx.example.test does not accept mail\n"
+                    "  reply 521 5.3.2 mx.example.test does not accept mail\n")
+        self.assertIn(f"listen 127.0.0.1:0\n{listener}listen [::1]:0\n{listener}", r.stdout)
+        self.assertEqual(r.stderr, "")
+
+    def test_every_error_is_reported_with_its_line(self):
+        path = write_config('hostname = "mx.example.test";\n'
+                            'drain_bytes = -5;\n'
+                            'color = "blue";\n'
+                            'listen = [ "nowhere:25" ];\n')
+        r = run_nullmxd("-t", "-c", path)
+        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr.splitlines(), [
+            f"{path}:3: unknown key 'color'",
+            f"{path}:2: drain_bytes must be between 0 and 1048576, not -5",
+            f"{path}:4: listen: bad address 'nowhere:25' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
+        ])
+
+    def test_syntax_error_and_missing_file(self):
+        path = write_config('hostname = "a.example"\nlisten = ;\n')
+        r = run_nullmxd("-t", "-c", path)
+        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.stderr, f"{path}:2: syntax error\n")
+        r = run_nullmxd("-t", "-c", "/nonexistent/nullmxd.conf")
+        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.stderr,
+                         "/nonexistent/nullmxd.conf:0: cannot read: No such file or directory\n")
+
+    def test_custom_reply_that_breaks_conventions_only_warns(self):
+        path = write_config(BASE_CONFIG + 'reply = "go away";\n')
+        r = run_nullmxd("-t", "-c", path)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("  reply 521 go away\n", r.stdout)
+        warnings = r.stderr.splitlines()
+        self.assertEqual(len(warnings), 2)
+        self.assertTrue(all(w.startswith(f"{path}:4: warning: reply: ") for w in warnings))
+
+    def test_default_hostname_comes_from_the_system(self):
+        path = write_config('listen = [ "127.0.0.1:0" ];\n')
+        r = run_nullmxd("-t", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        host = r.stdout.split("  hostname ", 1)[1].split("\n", 1)[0]
+        self.assertTrue(host.startswith(socket.gethostname()), host)
+        self.assertIn(f"  reply 521-{host} does not accept mail\n", r.stdout)
+
+    def test_usage_errors_exit_64(self):
+        for args in (["--bogus"], ["extra-argument"], ["-c"]):
+            r = run_nullmxd(*args)
+            self.assertEqual(r.returncode, 64, args)
+            self.assertIn("usage: nullmxd", r.stderr)
+        r = run_nullmxd("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--check-config", r.stdout)
+        r = run_nullmxd("--version")
+        self.assertRegex(r.stdout, r"^nullmxd \d+\.\d+\.\d+\n$")
+
+    def test_address_in_use_exits_71(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            path = write_config(f'listen = [ "127.0.0.1:{port}" ];\nhostname = "a.example";\n')
+            r = run_nullmxd("-c", path)
+            self.assertEqual(r.returncode, 71)
+            self.assertIn(f"cannot listen on 127.0.0.1:{port}", r.stderr)
+
+
+class SignalTest(unittest.TestCase):
+    def fetch(self, d):
+        s = d.connect()
+        data = read_until_eof(s)
+        s.close()
+        return data
+
+    def test_reload_applies_new_text_to_new_connections(self):
+        with Daemon() as d:
+            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
+            with open(d.config_path, "a") as f:
+                f.write('reply = [ "%h is send-only", "5.3.2 no mail here, 100%% sure" ];\n')
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "ok")
+            self.assertEqual(self.fetch(d), b"521-mx.example.test is send-only\r\n"
+                                            b"521 5.3.2 no mail here, 100% sure\r\n")
+
+    def test_reload_with_changed_listen_keeps_listeners_and_applies_the_rest(self):
+        with Daemon() as d:
+            with open(d.config_path, "w") as f:
+                f.write('listen = [ "127.0.0.1:0" ];\nhostname = "other.example.test";\n')
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "ok")
+            warn = d.wait_for(lambda f: f.get("event") == "warning")[0]
+            self.assertIn("listen changed", warn["msg"])
+            s = d.connect(socket.AF_INET6)
+            self.assertIn(b"521-other.example.test ", read_until_eof(s))
+            s.close()
+
+    def test_broken_config_is_refused_and_old_text_still_served(self):
+        with Daemon() as d:
+            with open(d.config_path, "a") as f:
+                f.write('drain_timeout = "soon";\n')
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
+            err = d.wait_for(lambda f: f.get("event") == "warning")[0]
+            self.assertEqual(err["msg"], f"{d.config_path}:4: drain_timeout must be a number "
+                                         "of seconds, not a string")
+            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
+            self.assertIsNone(d.proc.poll())
+
+    def test_sigterm_with_open_connections_exits_0_within_a_second(self):
+        with Daemon(BASE_CONFIG + "drain_timeout = 60;") as d:
+            held = [d.connect() for _ in range(3)]
+            for s in held:
+                s.recv(len(DEFAULT_REPLY), socket.MSG_WAITALL)
+            d.wait_for(lambda f: True, count=3)  # start and both listen lines
+            started = time.monotonic()
+            self.assertEqual(d.stop(signal.SIGTERM), 0)
+            self.assertLess(time.monotonic() - started, 2.0)
+            reasons = [f["reason"] for f in d.events(lambda f: f.get("event") == "conn")]
+            self.assertEqual(reasons, ["shutdown"] * 3)
+            self.assertEqual(d.events(lambda f: f.get("event") == "exit")[0]["status"], "0")
+            for s in held:
+                self.assertEqual(read_until_eof(s), b"")
+                s.close()
+
+
+class RealClientTest(unittest.TestCase):
+    def test_python_smtplib_sees_521(self):
+        with Daemon() as d:
+            with self.assertRaises(smtplib.SMTPConnectError) as cm:
+                smtplib.SMTP("127.0.0.1", d.ports["127.0.0.1"], timeout=5)
+            self.assertEqual(cm.exception.smtp_code, 521)
+            self.assertIn(b"5.3.2 mx.example.test does not accept mail", cm.exception.smtp_error)
+            d.wait_for(lambda f: f.get("event") == "conn" and f.get("reason") == "eof")
+
+    def test_swaks_sees_521_and_exits_21(self):
+        with Daemon() as d:
+            for host in ("127.0.0.1", "::1"):
+                r = subprocess.run(["swaks", "--server", host, "--port", str(d.ports[host]),
+                                    "--to", "probe@example.com", "--timeout", "5"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 21, r.stdout + r.stderr)
+                self.assertIn("<** 521 5.3.2 mx.example.test does not accept mail", r.stdout)
+            lines = d.wait_for(lambda f: f.get("event") == "conn", count=2)
+            self.assertEqual([f["client"] for f in lines], ["127.0.0.1", "::1"])
+
+
+if __name__ == "__main__":
+    main()
