@@ -44,7 +44,7 @@ enum err_kind {
 };
 
 static const char *const err_names[ERR_MAX] = {
-	"refused", "reset", "timeout", "badreply", "empty", "addrnotavail", "other",
+    "refused", "reset", "timeout", "badreply", "empty", "addrnotavail", "other",
 };
 
 struct slot {
@@ -109,8 +109,8 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen -p PORT [-a ADDR] [-c CONC] [-d SECONDS] [-n MAX]\n"
-			"               [-t TIMEOUT_MS] [-m eof|reply|quit] [-l fin|rst]\n"
-			"               [-H HOLD] [-x CODE]\n");
+	                "               [-t TIMEOUT_MS] [-m eof|reply|quit] [-l fin|rst]\n"
+	                "               [-H HOLD] [-x CODE]\n");
 	exit(2);
 }
 
@@ -418,7 +418,7 @@ static void print_result(const char *mode, uint64_t t0, uint64_t t1)
 
 	getrusage(RUSAGE_SELF, &ru);
 	cpu_us = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
-		 (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
+	         (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
 	printf("mode=%s started=%llu ok=%llu secs=%.3f rate=%.0f p50_us=%llu p99_us=%llu", mode,
 	       (unsigned long long)st.started, (unsigned long long)st.ok, secs,
 	       secs > 0 ? (double)st.ok / secs : 0.0, (unsigned long long)percentile_us(0.50),
@@ -484,6 +484,47 @@ static int parse_end(const char *s)
 	return 0;
 }
 
+static void parse_opt(int c, const char *arg, const char **addr, long *port)
+{
+	switch (c) {
+	case 'a':
+		addr[0] = arg;
+		break;
+	case 'p':
+		*port = strtol(arg, NULL, 10);
+		break;
+	case 'c':
+		opt.conc = (unsigned)strtoul(arg, NULL, 10);
+		break;
+	case 'd':
+		opt.secs = strtod(arg, NULL);
+		break;
+	case 'n':
+		opt.max_conns = strtoull(arg, NULL, 10);
+		break;
+	case 't':
+		opt.timeout_ns = strtoull(arg, NULL, 10) * NS_PER_MS;
+		break;
+	case 'm':
+		if (parse_end(arg) < 0)
+			usage();
+		break;
+	case 'l':
+		opt.rst = strcmp(arg, "rst") == 0;
+		break;
+	case 'H':
+		opt.hold = (unsigned)strtoul(arg, NULL, 10);
+		break;
+	case 'x':
+		if (strlen(arg) != 3)
+			usage();
+		memcpy(opt.code, arg, 4);
+		break;
+	default:
+		usage();
+	}
+}
+
 static void parse_opts(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1";
@@ -494,21 +535,8 @@ static void parse_opts(int argc, char **argv)
 	opt.secs = 5;
 	opt.timeout_ns = 5000 * NS_PER_MS;
 	memcpy(opt.code, "521", 4);
-	while ((c = getopt(argc, argv, "a:p:c:d:n:t:m:l:H:x:")) != -1) {
-		switch (c) {
-		case 'a': addr = optarg; break;
-		case 'p': port = strtol(optarg, NULL, 10); break;
-		case 'c': opt.conc = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'd': opt.secs = strtod(optarg, NULL); break;
-		case 'n': opt.max_conns = strtoull(optarg, NULL, 10); break;
-		case 't': opt.timeout_ns = strtoull(optarg, NULL, 10) * NS_PER_MS; break;
-		case 'm': if (parse_end(optarg) < 0) usage(); break;
-		case 'l': opt.rst = strcmp(optarg, "rst") == 0; break;
-		case 'H': opt.hold = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'x': if (strlen(optarg) != 3) usage(); memcpy(opt.code, optarg, 4); break;
-		default: usage();
-		}
-	}
+	while ((c = getopt(argc, argv, "a:p:c:d:n:t:m:l:H:x:")) != -1)
+		parse_opt(c, optarg, &addr, &port);
 	if (port <= 0 || port > 65535 || opt.conc == 0 || opt.secs <= 0 ||
 	    parse_addr(addr, (uint16_t)port) < 0)
 		usage();
@@ -525,7 +553,7 @@ static void raise_nofile(unsigned need)
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < need + 16)
 		fprintf(stderr, "loadgen: RLIMIT_NOFILE %llu is below %u\n",
-			(unsigned long long)rl.rlim_cur, need + 16);
+		        (unsigned long long)rl.rlim_cur, need + 16);
 }
 
 static void setup(void)
