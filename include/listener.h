@@ -20,7 +20,4 @@ int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr 
 		  uv_connection_cb cb);
 void listener_close(struct listener *l);
 
-/* Text forms of an address for log lines; IPv4-mapped IPv6 shows as IPv4. */
-void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port);
-
 #endif

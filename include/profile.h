@@ -11,11 +11,6 @@
 #define PROFILE_PROXY_FROM_MAX 32
 #define PROFILE_HOSTNAME_MAX 255
 
-struct cidr {
-	union sockaddr_any net;
-	unsigned bits;
-};
-
 /*
  * Everything a listener's connections need, built once per config load and shared
  * read-only: a reload makes new profiles, open connections keep theirs.
@@ -51,8 +46,5 @@ int profile_build(struct profile *p, const struct profile_text *t, char *err, si
 		  bool *from_rcpt, size_t *bad_line);
 struct profile *profile_ref(struct profile *p);
 void profile_unref(struct profile *p);
-
-int cidr_parse(const char *text, struct cidr *out);
-bool cidr_match(const struct cidr *c, const struct sockaddr *sa);
 
 #endif

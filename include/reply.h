@@ -27,6 +27,8 @@ enum {
  */
 struct reply *reply_build(const char *const *lines, size_t nlines, int code, const char *host,
 			  char *err, size_t errlen, size_t *bad_line);
+/* One line written with its code, "550 5.1.2 %h ...": the code must be permanent (5xx). */
+struct reply *reply_build_coded(const char *line, const char *host, char *err, size_t errlen);
 struct reply *reply_ref(struct reply *r);
 void reply_unref(struct reply *r);
 int reply_lint(const struct reply *r, const char *host);

@@ -257,10 +257,22 @@ static void get_mode(struct loader *ld, const config_setting_t *s, struct spec *
 		sp->base.mode = (enum smtp_mode)i;
 }
 
+/* Checked here, whatever the mode, so that a bad text never waits for a mode change. */
 static void get_rcpt_reply(struct loader *ld, const config_setting_t *s, struct spec *sp)
 {
-	if ((sp->rcpt_reply = get_string(ld, s, "rcpt_reply")) != NULL)
-		sp->rcpt_at = s;
+	const char *text = get_string(ld, s, "rcpt_reply");
+	struct reply *trial;
+	char err[160];
+
+	if (!text)
+		return;
+	if (!(trial = reply_build_coded(text, sp->hostname, err, sizeof(err)))) {
+		error_at(ld, s, "rcpt_reply: %s", err);
+		return;
+	}
+	reply_unref(trial);
+	sp->rcpt_reply = text;
+	sp->rcpt_at = s;
 }
 
 /* Keys a listen group may set for itself, like the global ones of the same name. */
@@ -432,12 +444,12 @@ static void add_listen(struct loader *ld, struct config *cfg, const config_setti
 			 text);
 		return;
 	}
+	addr_format(&a->addr.sa, a->text, sizeof(a->text));
 	for (size_t i = 0; i < cfg->nlisten; i++)
-		if (strcmp(cfg->listen[i].text, text) == 0) {
-			error_at(ld, at, "listen: '%s' is listed twice", text);
+		if (strcmp(cfg->listen[i].text, a->text) == 0) {
+			error_at(ld, at, "listen: '%s' is listed twice", a->text);
 			return;
 		}
-	snprintf(a->text, sizeof(a->text), "%s", text);
 	if (!cfg->defaults) /* the global keys were bad: that is reported already */
 		return;
 	if ((a->profile = build_profile(ld, sp, own_text)) != NULL)

@@ -8,9 +8,11 @@
  * list and one timer serve all drains. Only connections with a PROXY header or a
  * command session get a session record with a timer of their own.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "conn.h"
 #include "log.h"
@@ -253,7 +255,7 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (c->closing)
 		return;
 	c->closing = true;
-	log_conn(c, c->end != END_NONE && why != END_ERROR ? (enum end_reason)c->end : why);
+	log_conn(c, c->end != END_NONE ? (enum end_reason)c->end : why);
 	drain_remove(c);
 	if (c->session) {
 		sessions_remove(c);
@@ -363,6 +365,19 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 		conn_close(req->handle->data, END_ERROR);
 }
 
+/*
+ * With nothing queued the half-close is one shutdown(2) now; uv_shutdown() would
+ * wait for a writable event first, which costs a poll registration and a loop turn.
+ */
+static int half_close(struct conn *c)
+{
+	uv_os_fd_t fd;
+
+	if (c->tcp.write_queue_size > 0 || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+		return uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown);
+	return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
 /* Half-close once the replies are out, then read and discard until EOF or a limit. */
 static void begin_drain(struct conn *c)
 {
@@ -375,7 +390,7 @@ static void begin_drain(struct conn *c)
 		c->deadline_ms = now + STOP_GRACE_MS;
 	if (c->session)
 		uv_timer_stop(&c->session->timer);
-	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0 ||
+	if (half_close(c) != 0 ||
 	    start_reading(c) != 0) {
 		conn_close(c, END_ERROR);
 		return;
@@ -512,12 +527,14 @@ static void proxy_input(struct conn *c, const char *p, size_t len)
 	}
 	free(s->header);
 	s->header = NULL;
+	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
+	p += r.used - before;
 	rest = len - (r.used - before);
 	start_greeting(c);
 	if (c->closing || rest == 0)
 		return;
 	if (c->phase == PHASE_SESSION)
-		session_input(c, p + (r.used - before), rest);
+		session_input(c, p, rest);
 	else
 		c->drain_from -= rest;
 }

@@ -3,23 +3,6 @@
 #include "listener.h"
 #include "log.h"
 
-void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port)
-{
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
-		*port = ntohs(in->sin_port);
-	} else if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, (socklen_t)iplen);
-		*port = ntohs(in6->sin6_port);
-	} else {
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
-		*port = ntohs(in6->sin6_port);
-	}
-}
-
 static bool is_wildcard(const union sockaddr_any *a)
 {
 	if (a->sa.sa_family == AF_INET)

@@ -26,6 +26,7 @@ static struct {
 	uv_prepare_t flush;
 	bool attached;
 	int priority;
+	bool cut;     /* the line ran out of room: later fields are left out */
 	size_t start; /* where the line being built begins in buf */
 	size_t len;
 	char buf[LOG_BUF_SIZE];
@@ -89,10 +90,19 @@ void log_configure(const struct log_settings *s)
 		openlog("nullmxd", LOG_PID | LOG_NDELAY, s->facility);
 }
 
+/* Room left in the line, keeping one byte for JSON's closing brace. */
+static size_t room(void)
+{
+	size_t used = lg.len - lg.start;
+
+	return used + 1 < LOG_LINE_MAX ? LOG_LINE_MAX - used - 1 : 0;
+}
+
+/* log_begin made room for a whole line; callers check room() first. */
 static void put(const char *p, size_t n)
 {
-	if (lg.len + n > sizeof(lg.buf) || lg.len - lg.start + n > LOG_LINE_MAX)
-		return; /* log_begin made room for a whole line; a longer one is cut */
+	if (n > room())
+		return;
 	memcpy(lg.buf + lg.len, p, n);
 	lg.len += n;
 }
@@ -136,6 +146,7 @@ static bool bare_word(const char *v)
 	return true;
 }
 
+/* A value too long for the line is cut short, but its closing quote is kept. */
 static void put_quoted(const char *v)
 {
 	char esc[8];
@@ -143,18 +154,26 @@ static void put_quoted(const char *v)
 	put("\"", 1);
 	for (; *v; v++) {
 		unsigned char ch = (unsigned char)*v;
-		if (ch == '"' || ch == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)ch;
-			put(esc, 2);
-		} else if (ch < ' ' || ch > '~') {
-			snprintf(esc, sizeof(esc), json() ? "\\u%04x" : "\\x%02x", ch);
-			puts_(esc);
-		} else {
-			put(v, 1);
-		}
+		size_t n;
+		if (ch == '"' || ch == '\\')
+			n = (size_t)snprintf(esc, sizeof(esc), "\\%c", ch);
+		else if (ch < ' ' || ch > '~')
+			n = (size_t)snprintf(esc, sizeof(esc), json() ? "\\u%04x" : "\\x%02x", ch);
+		else
+			n = (size_t)snprintf(esc, sizeof(esc), "%c", ch);
+		if (n + 1 > room())
+			break;
+		put(esc, n);
 	}
 	put("\"", 1);
+}
+
+/* A field whose key and shortest value do not fit is left out, with every later one. */
+static bool field_fits(const char *key, size_t min_value)
+{
+	if (!lg.cut && strlen(key) + 4 + min_value > room())
+		lg.cut = true;
+	return !lg.cut;
 }
 
 static void put_key(const char *key)
@@ -176,6 +195,7 @@ void log_begin(int priority, const char *event)
 		log_flush();
 	lg.priority = priority;
 	lg.start = lg.len;
+	lg.cut = false;
 	if (json()) {
 		puts_("{\"ts\":\"");
 		put_timestamp();
@@ -192,8 +212,10 @@ void log_begin(int priority, const char *event)
 
 void log_str(const char *key, const char *value)
 {
+	if (!field_fits(key, 2))
+		return;
 	put_key(key);
-	if (json() || !bare_word(value))
+	if (json() || !bare_word(value) || strlen(value) > room())
 		put_quoted(value);
 	else
 		puts_(value);
@@ -203,6 +225,8 @@ void log_uint(const char *key, uint64_t value)
 {
 	char num[24];
 
+	if (!field_fits(key, 20))
+		return;
 	put_key(key);
 	put(num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)value));
 }
@@ -210,8 +234,8 @@ void log_uint(const char *key, uint64_t value)
 void log_end(void)
 {
 	if (json())
-		put("}", 1);
-	lg.buf[lg.len++] = '\n'; /* log_begin kept room for it past LOG_LINE_MAX */
+		lg.buf[lg.len++] = '}'; /* room() kept a byte for it */
+	lg.buf[lg.len++] = '\n'; /* and log_begin one past LOG_LINE_MAX */
 	if (lg.configured && lg.set.target == LOG_TARGET_SYSLOG) {
 		syslog(lg.priority, "%.*s", (int)(lg.len - lg.start - 1), lg.buf + lg.start);
 		lg.len = lg.start;

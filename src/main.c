@@ -6,6 +6,7 @@
 #include <sysexits.h>
 
 #include "build-config.h"
+#include "checkdns.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -13,6 +14,7 @@
 
 static const char usage_text[] =
 	"usage: nullmxd [-c FILE] [-t] [-V] [-h]\n"
+	"       nullmxd check-dns [--resolver ADDR[:PORT]] [--json] NAME...\n"
 	"\n"
 	"Answers every SMTP connection with 521 (RFC 7504) and logs each client.\n"
 	"\n"
@@ -97,6 +99,8 @@ int main(int argc, char **argv)
 	struct config cfg;
 	int check = 0, opt;
 
+	if (argc > 1 && strcmp(argv[1], "check-dns") == 0)
+		return checkdns_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;

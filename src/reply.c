@@ -95,6 +95,20 @@ struct reply *reply_build(const char *const *lines, size_t nlines, int code, con
 	return r;
 }
 
+/* "550 5.1.2 text": a permanent code, one space, the text template. */
+struct reply *reply_build_coded(const char *line, const char *host, char *err, size_t errlen)
+{
+	size_t bad;
+	const char *text = line + 4;
+
+	if (strlen(line) < 4 || line[0] != '5' || line[1] < '0' || line[1] > '9' ||
+	    line[2] < '0' || line[2] > '9' || line[3] != ' ') {
+		snprintf(err, errlen, "must start with a permanent code 5xx and a space");
+		return NULL;
+	}
+	return reply_build(&text, 1, atoi(line), host, err, errlen, &bad);
+}
+
 struct reply *reply_ref(struct reply *r)
 {
 	r->refs++;
@@ -110,7 +124,8 @@ void reply_unref(struct reply *r)
 /* Does an enhanced status code (RFC 3463: class.subject.detail) start at p? */
 static bool enhanced_code(const char *p)
 {
-	if (p[0] < '2' || p[0] > '5' || p[1] != '.')
+	/* RFC 3463 §3.1: the class is 2, 4 or 5 */
+	if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
 		return false;
 	p += 2;
 	for (int part = 0; part < 2; part++) {

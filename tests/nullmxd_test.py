@@ -96,8 +96,10 @@ class Daemon:
                 self._cond.wait(left)
 
     def conn_line(self, client_port, timeout=5.0):
+        """The conn line of the client on client_port, or proxied from it."""
         return self.wait_for(lambda f: f.get("event") == "conn"
-                             and f.get("client_port") == str(client_port),
+                             and (f.get("client_port") == str(client_port)
+                                  or f.get("proxy", "").endswith(":%d" % client_port)),
                              timeout=timeout)[0]
 
     def connect(self, family=socket.AF_INET, timeout=5.0):

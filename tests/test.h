@@ -16,7 +16,7 @@ static int test_checks;
 		test_checks++;                                                             \
 		if (!(cond)) {                                                             \
 			test_failures++;                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			fprintf(stdout, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
 		}                                                                          \
 	} while (0)
 
@@ -26,7 +26,7 @@ static int test_checks;
 		test_checks++;                                                             \
 		if (!g_ || strcmp(g_, w_) != 0) {                                          \
 			test_failures++;                                                   \
-			fprintf(stderr, "%s:%d: got \"%s\"\n%*swant \"%s\"\n", __FILE__, __LINE__, \
+			fprintf(stdout, "%s:%d: got \"%s\"\n%*swant \"%s\"\n", __FILE__, __LINE__, \
 				g_ ? g_ : "(null)", (int)strlen(__FILE__) + 8, "", w_);    \
 		}                                                                          \
 	} while (0)

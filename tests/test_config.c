@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "proxy.h"
 #include "test.h"
 
 static char path[] = "/tmp/nullmxd-test-config-XXXXXX";
@@ -123,6 +124,65 @@ static void test_bad_replies(void)
 	CHECK_ERROR("hostname = \"a.example\";\nreply = [];\n", 2, "reply needs 1 to 32 lines");
 }
 
+static void test_modes_and_listener_groups(void)
+{
+	CHECK_ERROR("hostname = \"a.example\";\nmode = \"bounce\";\n", 2,
+		    "mode must be one of \"close\", \"quit\", \"rcpt\", not \"bounce\"");
+	CHECK_ERROR("hostname = \"a.example\";\nidle_timeout = 0.5;\n", 2,
+		    "idle_timeout must be between 1 and 300 seconds");
+	CHECK_ERROR("hostname = \"a.example\";\nproxy_timeout = 1;\n", 2,
+		    "proxy_timeout must be between 3 and 300 seconds");
+	CHECK_ERROR("hostname = \"a.example\";\nmax_commands = 0;\n", 2,
+		    "max_commands must be between 1 and 10000, not 0");
+	CHECK_ERROR("hostname = \"a.example\";\nrcpt_reply = \"450 4.1.2 try later\";\n", 2,
+		    "rcpt_reply: must start with a permanent code 5xx and a space");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { hostname = \"b.example\"; } );\n", 2,
+		    "a listen group needs an address = \"ADDR:PORT\"");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
+		    "  ports = 3; } );\n", 3, "unknown key 'listen.ports'");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
+		    "  proxy = \"v1\"; } );\n", 3,
+		    "proxy needs proxy_from: the addresses allowed to send headers");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
+		    "  proxy_from = [ \"10.0.0.0/8\" ]; } );\n", 3,
+		    "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
+		    "  proxy = \"v3\"; proxy_from = [ \"::1\" ]; } );\n", 3,
+		    "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"v3\"");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
+		    "  proxy = \"any\"; proxy_from = [ \"10.0.0.0/33\" ]; } );\n", 3,
+		    "proxy_from: bad address or prefix '10.0.0.0/33'");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
+		    "  hostname = \"b_c.example\"; } );\n", 3,
+		    "hostname 'b_c.example' is not a domain name or address literal");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( \"[::1]:25\", \"[0:0::1]:25\" );\n", 2,
+		    "listen: '[::1]:25' is listed twice");
+}
+
+static void test_listener_overrides(void)
+{
+	struct config c;
+	const struct profile *p;
+
+	CHECK(load("hostname = \"a.example\";\nmode = \"quit\";\n"
+		   "listen = ( \"127.0.0.1:25\", { address = \"[::1]:25\"; mode = \"rcpt\";\n"
+		   "  hostname = \"b.example\"; rcpt_reply = \"551 5.1.6 %h moved\";\n"
+		   "  proxy = \"v2\"; proxy_from = [ \"192.0.2.0/24\", \"2001:db8::1\" ]; } );\n",
+		   &c) == 0);
+	CHECK_STR(diag, "");
+	CHECK(c.nlisten == 2);
+	p = c.listen[0].profile;
+	CHECK(p->mode == SMTP_MODE_QUIT && strcmp(p->hostname, "a.example") == 0 && p->proxy == 0);
+	CHECK(p->replies[SMTP_REPLY_221] && !p->replies[SMTP_REPLY_RCPT_REJECT]);
+	p = c.listen[1].profile;
+	CHECK(p->mode == SMTP_MODE_RCPT && strcmp(p->hostname, "b.example") == 0);
+	CHECK(p->proxy == PROXY_ALLOW_V2 && p->nproxy_from == 2 && p->proxy_from[0].bits == 24);
+	CHECK(p->replies[SMTP_REPLY_RCPT_REJECT]->len == strlen("551 5.1.6 b.example moved\r\n") &&
+	      memcmp(p->replies[SMTP_REPLY_RCPT_REJECT]->wire, "551 5.1.6 b.example moved", 25) == 0);
+	CHECK(memcmp(p->replies[SMTP_REPLY_GREETING]->wire, "220 b.example ", 14) == 0);
+	config_free(&c);
+}
+
 static void test_missing_file_and_syntax(void)
 {
 	struct config c;
@@ -200,6 +260,8 @@ int main(void)
 	test_bad_addresses();
 	test_bad_hostnames();
 	test_bad_replies();
+	test_modes_and_listener_groups();
+	test_listener_overrides();
 	test_missing_file_and_syntax();
 	test_good_config();
 	test_defaults();

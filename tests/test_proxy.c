@@ -6,7 +6,7 @@
 
 #define AFTER "EHLO client.example\r\n"
 
-static const char *addr_text(const union sockaddr_any *a)
+static const char *ip_of(const union sockaddr_any *a)
 {
 	static char buf[2][INET6_ADDRSTRLEN + 8];
 	static int which;
@@ -78,16 +78,16 @@ static void test_v1_valid(void)
 
 	r = VALID("PROXY TCP4 192.0.2.1 198.51.100.2 56324 25\r\n", V1);
 	CHECK(r.version == 1 && !r.local);
-	CHECK_STR(addr_text(&r.src), "192.0.2.1:56324");
-	CHECK_STR(addr_text(&r.dst), "198.51.100.2:25");
+	CHECK_STR(ip_of(&r.src), "192.0.2.1:56324");
+	CHECK_STR(ip_of(&r.dst), "198.51.100.2:25");
 	r = VALID("PROXY TCP4 255.255.255.255 0.0.0.0 65535 0\r\n", ANY);
-	CHECK_STR(addr_text(&r.src), "255.255.255.255:65535");
-	CHECK_STR(addr_text(&r.dst), "0.0.0.0:0");
+	CHECK_STR(ip_of(&r.src), "255.255.255.255:65535");
+	CHECK_STR(ip_of(&r.dst), "0.0.0.0:0");
 	r = VALID("PROXY TCP6 2001:db8::1 2001:DB8::2 1 25\r\n", ANY);
-	CHECK_STR(addr_text(&r.src), "[2001:db8::1]:1");
-	CHECK_STR(addr_text(&r.dst), "[2001:db8::2]:25");
+	CHECK_STR(ip_of(&r.src), "[2001:db8::1]:1");
+	CHECK_STR(ip_of(&r.dst), "[2001:db8::2]:25");
 	r = VALID("PROXY TCP6 ::ffff:192.0.2.1 ::1 40000 25\r\n", V1);
-	CHECK_STR(addr_text(&r.src), "[::ffff:192.0.2.1]:40000");
+	CHECK_STR(ip_of(&r.src), "[::ffff:192.0.2.1]:40000");
 	r = VALID("PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
 		  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
 		  V1);
@@ -189,16 +189,16 @@ static void test_v2_valid(void)
 		      "\xDC\x04\x00\x19",
 		  V2);
 	CHECK(r.version == 2 && !r.local && r.used == 28);
-	CHECK_STR(addr_text(&r.src), "192.0.2.1:56324");
-	CHECK_STR(addr_text(&r.dst), "198.51.100.2:25");
+	CHECK_STR(ip_of(&r.src), "192.0.2.1:56324");
+	CHECK_STR(ip_of(&r.dst), "198.51.100.2:25");
 	r = VALID(SIG "\x21\x21\x00\x24"
 		      "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
 		      "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02"
 		      "\xFF\xFF\x00\x00",
 		  ANY);
 	CHECK(r.used == 52);
-	CHECK_STR(addr_text(&r.src), "[2001:db8::1]:65535");
-	CHECK_STR(addr_text(&r.dst), "[2001:db8::2]:0");
+	CHECK_STR(ip_of(&r.src), "[2001:db8::1]:65535");
+	CHECK_STR(ip_of(&r.dst), "[2001:db8::2]:0");
 	r = VALID(SIG "\x20\x00\x00\x00", V2);
 	CHECK(r.local && r.used == 16 && r.src.sa.sa_family == 0);
 	/* §2.2: LOCAL ignores the family and whatever address block is there. */
@@ -216,7 +216,7 @@ static void test_v2_valid(void)
 		      "\xE0\x00\x03" "abc",
 		  V2);
 	CHECK(r.used == 16 + 35);
-	CHECK_STR(addr_text(&r.src), "192.0.2.1:56324");
+	CHECK_STR(ip_of(&r.src), "192.0.2.1:56324");
 	/* Surplus after the addresses need not even be well-formed TLVs. */
 	r = VALID(SIG "\x21\x11\x00\x0E"
 		      "\xC0\x00\x02\x01\xC6\x33\x64\x02\xDC\x04\x00\x19\xEE\xEE",

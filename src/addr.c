@@ -1,0 +1,91 @@
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in->sin_port);
+	} else if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, (socklen_t)iplen);
+		*port = ntohs(in6->sin6_port);
+	} else {
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+/* One spelling per address, so that "[::1]:25" and "[0::1]:25" are the same listener. */
+void addr_format(const struct sockaddr *sa, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	addr_text(sa, ip, sizeof(ip), &port);
+	snprintf(out, len, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+/* "192.0.2.0/24", "2001:db8::/32", or a bare address (a host). */
+int cidr_parse(const char *text, struct cidr *out)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+	unsigned max;
+	char *end;
+
+	if (alen == 0 || alen >= sizeof(addr))
+		return -1;
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, addr, &out->net.in.sin_addr) == 1) {
+		out->net.sa.sa_family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, &out->net.in6.sin6_addr) == 1) {
+		out->net.sa.sa_family = AF_INET6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	out->bits = max;
+	if (slash) {
+		unsigned long bits = strtoul(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || bits > max)
+			return -1;
+		out->bits = (unsigned)bits;
+	}
+	return 0;
+}
+
+static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	return rest == 0 || ((a[bytes] ^ b[bytes]) & (0xff << (8 - rest))) == 0;
+}
+
+bool cidr_match(const struct cidr *c, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+	const uint8_t *addr;
+
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		addr = &in6->sin6_addr.s6_addr[12]; /* an IPv4 client on a dual-stack socket */
+	else if (sa->sa_family == AF_INET6)
+		return c->net.sa.sa_family == AF_INET6 &&
+		       prefix_equal(in6->sin6_addr.s6_addr, c->net.in6.sin6_addr.s6_addr, c->bits);
+	else
+		addr = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	return c->net.sa.sa_family == AF_INET &&
+	       prefix_equal(addr, (const uint8_t *)&c->net.in.sin_addr, c->bits);
+}
