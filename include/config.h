@@ -4,6 +4,9 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "anon.h"
+#include "guard.h"
+#include "metrics.h"
 #include "log.h"
 #include "profile.h"
 
@@ -37,6 +40,12 @@ struct config {
 	struct profile *defaults; /* from the global keys alone */
 	unsigned long max_connections; /* 0: the open-file limit minus a reserve */
 	struct log_settings log;
+	char *user;  /* a root start drops to these; NULL: the defaults (privdrop.h) */
+	char *group;
+	/* parsed in config_flood.c */
+	struct guard_settings guard;
+	struct anon_settings anon;
+	struct metrics_settings metrics;
 };
 
 /*

@@ -18,6 +18,9 @@ struct listener {
 /* Binds and listens; an IPv6 listener is IPv6-only so [::] and 0.0.0.0 coexist. */
 int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr *a,
 		  uv_connection_cb cb);
+/* Listens on a socket a service manager passed, bound as it was (socket activation). */
+int listener_adopt(struct listener *l, uv_loop_t *loop, int fd, const char *fdname,
+		   uv_connection_cb cb);
 void listener_close(struct listener *l);
 
 #endif

@@ -8,6 +8,8 @@
 /* Opens the listeners of cfg and starts serving; returns 0 or a sysexits code. */
 int server_start(uv_loop_t *loop, struct config *cfg);
 void server_reload(void);
+/* A one-line summary for the service manager's status: open and accepted connections. */
+void server_describe(char *buf, size_t len);
 /* Stops accepting; uv_run() returns once the last connection has closed. */
 void server_stop(const char *signal_name);
 

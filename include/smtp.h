@@ -59,6 +59,7 @@ struct smtp_reader {
 	char head[SMTP_HEAD_MAX];
 };
 
+/* In close mode the reader takes every byte and decides nothing: no command is read. */
 void smtp_reader_init(struct smtp_reader *r, enum smtp_mode mode, uint32_t max_commands);
 
 /*

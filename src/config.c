@@ -5,9 +5,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -15,18 +17,11 @@
 #include <uv.h>
 
 #include "config.h"
+#include "config_parse.h" /* the helpers below are shared with config_flood.c */
 #include "hostname.h"
 #include "proxy.h"
 
 static const char *const default_listen[] = {"0.0.0.0:25", "[::]:25"};
-static const char *const default_reply[] = {"%h does not accept mail",
-					    "5.3.2 %h does not accept mail"};
-
-struct loader {
-	const char *path;
-	FILE *diag;
-	int errors;
-};
 
 /* What a listener's profile is made of: the global keys, then a listen group's own. */
 struct spec {
@@ -39,8 +34,8 @@ struct spec {
 	struct profile base; /* mode, proxy, numbers; no replies */
 };
 
-static void vreport(struct loader *ld, const config_setting_t *s, const char *kind,
-		    const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+vreport(struct loader *ld, const config_setting_t *s, const char *kind, const char *fmt, va_list ap)
 {
 	const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s)
 							      : ld->path;
@@ -50,7 +45,7 @@ static void vreport(struct loader *ld, const config_setting_t *s, const char *ki
 	fputc('\n', ld->diag);
 }
 
-__attribute__((format(printf, 3, 4))) static void error_at(struct loader *ld,
+__attribute__((format(printf, 3, 4))) void error_at(struct loader *ld,
 							 const config_setting_t *s,
 							 const char *fmt, ...)
 {
@@ -61,7 +56,7 @@ __attribute__((format(printf, 3, 4))) static void error_at(struct loader *ld,
 	ld->errors++;
 }
 
-__attribute__((format(printf, 3, 4))) static void warn_at(struct loader *ld,
+__attribute__((format(printf, 3, 4))) void warn_at(struct loader *ld,
 							const config_setting_t *s,
 							const char *fmt, ...)
 {
@@ -71,7 +66,7 @@ __attribute__((format(printf, 3, 4))) static void warn_at(struct loader *ld,
 	va_end(ap);
 }
 
-static const char *type_name(const config_setting_t *s)
+const char *type_name(const config_setting_t *s)
 {
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_GROUP: return "a group";
@@ -87,7 +82,7 @@ static const char *type_name(const config_setting_t *s)
 }
 
 /* Rejects keys nobody reads: a typo must not silently fall back to a default. */
-static void check_known(struct loader *ld, const config_setting_t *group,
+void check_known(struct loader *ld, const config_setting_t *group,
 			const char *const *known, const char *where)
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
@@ -100,7 +95,7 @@ static void check_known(struct loader *ld, const config_setting_t *group,
 	}
 }
 
-static const char *get_string(struct loader *ld, const config_setting_t *s, const char *key)
+const char *get_string(struct loader *ld, const config_setting_t *s, const char *key)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		error_at(ld, s, "%s must be a string, not %s", key, type_name(s));
@@ -109,7 +104,7 @@ static const char *get_string(struct loader *ld, const config_setting_t *s, cons
 	return config_setting_get_string(s);
 }
 
-static bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
+bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
 			long long min, long long max, long long *out)
 {
 	if (!config_setting_is_number(s) || config_setting_type(s) == CONFIG_TYPE_FLOAT) {
@@ -125,7 +120,7 @@ static bool get_integer(struct loader *ld, const config_setting_t *s, const char
 }
 
 /* "ADDR:PORT" with IPv6 in brackets; the port in decimal, 0 allowed (any free port). */
-static int parse_addr(const char *text, union sockaddr_any *out)
+int parse_addr(const char *text, union sockaddr_any *out)
 {
 	char host[INET6_ADDRSTRLEN + 16];
 	const char *colon = strrchr(text, ':'), *port = colon ? colon + 1 : NULL;
@@ -187,7 +182,7 @@ static void get_uint32(struct loader *ld, const config_setting_t *s, const char 
 }
 
 /* Looks up a string key among choices; returns its index or -1 (error reported). */
-static int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
+int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
 		      const char *const *choices, const char *list)
 {
 	const char *v = get_string(ld, s, key);
@@ -321,12 +316,13 @@ static void get_proxy(struct loader *ld, const config_setting_t *group, struct s
 	enum proxy_allow allow;
 	const char *v;
 
-	if (from && !s)
-		error_at(ld, from, "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
-	if (!s || !(v = get_string(ld, s, "proxy")))
+	if (s && !(v = get_string(ld, s, "proxy")))
 		return;
-	if (strcmp(v, "none") == 0)
+	if (!s || strcmp(v, "none") == 0) {
+		if (from)
+			error_at(ld, from, "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
 		return;
+	}
 	if (proxy_allow_parse(v, &allow) != 0) {
 		error_at(ld, s, "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"%s\"", v);
 		return;
@@ -357,7 +353,9 @@ static const char *facility_name(int value)
 
 static void parse_log(struct loader *ld, const config_setting_t *s, struct config *cfg)
 {
-	static const char *const known[] = {"format", "target", "facility", NULL};
+	static const char *const known[] = {"format", "target", "facility",
+					    /* parsed in config_flood.c */
+					    CONFIG_FLOOD_LOG_KEYS, NULL};
 	static const char *const formats[] = {"text", "json", NULL};
 	static const char *const targets[] = {"stderr", "syslog", NULL};
 	const config_setting_t *e;
@@ -516,6 +514,9 @@ static void parse_listen(struct loader *ld, const config_setting_t *s, const str
 static void parse_globals(struct loader *ld, const config_setting_t *root, struct spec *sp,
 			  struct config *cfg)
 {
+	const struct smtp_reply_default *greeting =
+		smtp_default_reply(SMTP_MODE_CLOSE, SMTP_REPLY_GREETING);
+
 	sp->base = (struct profile){
 		.mode = SMTP_MODE_CLOSE,
 		.drain_timeout_ms = CONFIG_DRAIN_TIMEOUT_MS,
@@ -525,9 +526,8 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 		.drain_bytes = CONFIG_DRAIN_BYTES,
 		.max_commands = SMTP_MAX_COMMANDS_DEFAULT,
 	};
-	sp->nreply = 2;
-	sp->reply[0] = default_reply[0];
-	sp->reply[1] = default_reply[1];
+	sp->nreply = greeting->nlines;
+	memcpy(sp->reply, greeting->lines, greeting->nlines * sizeof(sp->reply[0]));
 	if (!config_setting_get_member(root, "hostname"))
 		default_hostname(ld, sp);
 	apply_common(ld, root, sp);
@@ -549,12 +549,30 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 		cfg->defaults = build_profile(ld, sp, true);
 }
 
+/* Names only, checked now so a typo is a file:line error and not a failed start. */
+static void parse_account(struct loader *ld, const config_setting_t *s, const char *key,
+			  char **out)
+{
+	const char *name = s ? get_string(ld, s, key) : NULL;
+	bool user = strcmp(key, "user") == 0;
+
+	if (!name)
+		return;
+	if (!*name || strlen(name) >= 64)
+		error_at(ld, s, "%s must be a name of 1 to 63 characters", key);
+	else if (user ? !getpwnam(name) : !getgrnam(name))
+		error_at(ld, s, "%s: no %s named '%s' on this system", key, key, name);
+	else if (!(*out = strdup(name)))
+		error_at(ld, s, "out of memory");
+}
+
 static void parse_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 {
 	static const char *const known[] = {
 		"listen",	 "hostname",	  "reply",	   "mode",	    "rcpt_reply",
 		"max_connections", "drain_timeout", "drain_bytes", "idle_timeout", "session_timeout",
-		"max_commands",	 "proxy_timeout", "log",	   NULL};
+		"max_commands",	 "proxy_timeout", "log",	   "user",
+		"group",	 CONFIG_FLOOD_ROOT_KEYS, NULL};
 	const config_setting_t *s;
 	struct spec base = {0};
 	long long v;
@@ -567,6 +585,9 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 		cfg->max_connections = (unsigned long)v;
 	parse_log(ld, config_setting_get_member(root, "log"), cfg);
 	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
+	parse_account(ld, config_setting_get_member(root, "user"), "user", &cfg->user);
+	parse_account(ld, config_setting_get_member(root, "group"), "group", &cfg->group);
+	config_parse_flood(ld, root, cfg); /* limits, metrics, log flood control */
 }
 
 /* libconfig resolves @include against its include dir: the config file's own directory. */
@@ -623,6 +644,8 @@ void config_free(struct config *cfg)
 	profile_unref(cfg->defaults);
 	free(cfg->path);
 	free(cfg->listen);
+	free(cfg->user);
+	free(cfg->group);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -667,9 +690,14 @@ static void print_listener(FILE *out, const struct listen_addr *a)
 		}
 		fputc('\n', out);
 	}
-	print_reply(out, "reply", p->replies[SMTP_REPLY_GREETING]);
-	if (p->mode == SMTP_MODE_RCPT)
+	if (p->mode == SMTP_MODE_RCPT) {
+		print_reply(out, "greeting", p->replies[SMTP_REPLY_GREETING]);
 		print_reply(out, "rcpt_reply", p->replies[SMTP_REPLY_RCPT_REJECT]);
+		/* what limits, timeouts and a stop still answer */
+		print_reply(out, "reply", p->replies[SMTP_REPLY_TOO_MANY_COMMANDS]);
+	} else {
+		print_reply(out, "reply", p->replies[SMTP_REPLY_GREETING]);
+	}
 }
 
 static void print_ms(FILE *out, const char *key, unsigned ms)
@@ -697,4 +725,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
 	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
+	fprintf(out, "user %s\n", cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
+	fprintf(out, "group %s\n", cfg->group ? cfg->group : "auto (the user's primary group)");
+	config_print_flood(cfg, out);
 }

@@ -14,8 +14,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "anon.h"
 #include "conn.h"
+#include "guard.h"
 #include "log.h"
+#include "stats.h"
 #include "proxy.h"
 
 /* After a stop request, open drains get at most this long. */
@@ -42,6 +45,7 @@ enum end_reason {
 	END_PROXY_TIMEOUT,
 	END_PROXY_INVALID,
 	END_PROXY_UNTRUSTED,
+	END_LIMIT,
 };
 
 static const char *const end_words[] = {
@@ -60,6 +64,7 @@ static const char *const end_words[] = {
 	[END_PROXY_TIMEOUT] = "proxy_timeout",
 	[END_PROXY_INVALID] = "proxy_invalid",
 	[END_PROXY_UNTRUSTED] = "proxy_untrusted",
+	[END_LIMIT] = "limit",
 };
 
 struct conn;
@@ -92,6 +97,7 @@ struct conn {
 	uint8_t phase;
 	uint8_t end;     /* why the session ended, when it ended itself */
 	uint8_t handles; /* open libuv handles; the memory goes with the last */
+	struct guard_ref client; /* the client's entry in the limits table */
 	bool listed;
 	bool closing;
 };
@@ -209,7 +215,7 @@ static void log_conn(struct conn *c, enum end_reason why)
 	const struct session *s = c->session;
 
 	log_begin(LOG_INFO, "conn");
-	log_addr("client", "client_port", &c->peer.sa);
+	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
 	if (c->listener->wildcard && uv_tcp_getsockname(&c->tcp, &local.sa, &len) == 0) {
 		log_addr("local", "local_port", &local.sa);
 	} else {
@@ -217,10 +223,8 @@ static void log_conn(struct conn *c, enum end_reason why)
 		log_uint("local_port", c->listener->port);
 	}
 	if (s && s->proxy.sa.sa_family != AF_UNSPEC) {
-		char ip[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
-		unsigned port;
-		addr_text(&s->proxy.sa, ip, sizeof(ip), &port);
-		snprintf(text, sizeof(text), "%s:%u", ip, port);
+		char text[INET6_ADDRSTRLEN + 8];
+		addr_format(&s->proxy.sa, text, sizeof(text));
 		log_str("proxy", text);
 	}
 	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
@@ -255,7 +259,13 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (c->closing)
 		return;
 	c->closing = true;
-	log_conn(c, c->end != END_NONE ? (enum end_reason)c->end : why);
+	if (c->end != END_NONE)
+		why = (enum end_reason)c->end;
+	/* counted always, logged unless flood control holds the line back */
+	stats_conn_end(c->listener, &c->peer.sa, why, end_words[why], c->bytes_in, c->bytes_out);
+	if (guard_log(&c->client))
+		log_conn(c, why);
+	guard_release(&c->client);
 	drain_remove(c);
 	if (c->session) {
 		sessions_remove(c);
@@ -447,7 +457,7 @@ static enum end_reason reason_of(const char *word)
 static void session_input(struct conn *c, const char *p, size_t len)
 {
 	uv_buf_t bufs[BATCH];
-	unsigned n = 0;
+	unsigned n = 0, answered = 0;
 	int err = 0;
 
 	while (len > 0 && c->end == END_NONE && err == 0) {
@@ -457,6 +467,7 @@ static void session_input(struct conn *c, const char *p, size_t len)
 		len -= used;
 		if (d.reply == SMTP_REPLY_NONE)
 			continue;
+		answered++;
 		bufs[n++] = reply_buf(c, d.reply);
 		if (d.action == SMTP_CLOSE)
 			c->end = reason_of(d.reason);
@@ -472,7 +483,7 @@ static void session_input(struct conn *c, const char *p, size_t len)
 	} else if (c->end != END_NONE) {
 		begin_drain(c);
 		c->drain_from -= len; /* what followed the last command is drained input */
-	} else {
+	} else if (answered > 0) { /* a client trickling bytes of one line is still idle */
 		arm_session_timer(c, c->profile->idle_timeout_ms);
 	}
 }
@@ -502,6 +513,8 @@ static void start_greeting(struct conn *c)
  * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
  * after it are the client's: commands for a session, drained input otherwise.
  */
+static bool admit(struct conn *c);
+
 static void proxy_input(struct conn *c, const char *p, size_t len)
 {
 	struct session *s = c->session;
@@ -530,6 +543,8 @@ static void proxy_input(struct conn *c, const char *p, size_t len)
 	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
 	p += r.used - before;
 	rest = len - (r.used - before);
+	if (!admit(c))
+		return;
 	start_greeting(c);
 	if (c->closing || rest == 0)
 		return;
@@ -557,14 +572,34 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c, END_INPUT_LIMIT);
 }
 
-/* Over the cap: one non-blocking write of the 521 and an immediate close, no drain. */
-static void shed(struct conn *c)
+/* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
+static void shed(struct conn *c, enum end_reason why)
 {
 	uv_buf_t buf = refusal_buf(c);
 	int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
 
 	c->bytes_out = n > 0 ? (size_t)n : 0;
-	conn_close(c, END_OVERLOAD);
+	conn_close(c, why);
+}
+
+/*
+ * Per-client limits, checked once the client is known (after a PROXY
+ * header, if any). Over a limit: the 521 without the drain, or (over_limit = "close")
+ * nothing. Returns false when it ended the connection.
+ */
+static bool admit(struct conn *c)
+{
+	switch (guard_admit(&c->client, &c->peer.sa)) {
+	case GUARD_OK:
+		return true;
+	case GUARD_LIMIT_REPLY:
+		shed(c, END_LIMIT);
+		return false;
+	case GUARD_LIMIT_CLOSE:
+		conn_close(c, END_LIMIT);
+		return false;
+	}
+	return true;
 }
 
 static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
@@ -670,8 +705,8 @@ void conn_accept(struct listener *l)
 		c->peer.sa.sa_family = AF_UNSPEC;
 		conn_close(c, END_ERROR);
 	} else if (cs.count > cs.set.max_connections) {
-		shed(c);
-	} else {
+		shed(c, END_OVERLOAD);
+	} else if (c->profile->proxy || admit(c)) { /* else after the header */
 		serve(c);
 	}
 }

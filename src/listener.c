@@ -10,11 +10,32 @@ static bool is_wildcard(const union sockaddr_any *a)
 	return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
 }
 
-int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr *a,
-		  uv_connection_cb cb)
+/* fdname: the name a service manager gave a passed socket, NULL for one bound here. */
+static int start_listening(struct listener *l, uv_connection_cb cb, const char *fdname)
 {
 	union sockaddr_any bound;
 	int len = sizeof(bound);
+	int err;
+
+	if ((err = uv_listen((uv_stream_t *)&l->tcp, SOMAXCONN, cb)) != 0 ||
+	    (err = uv_tcp_getsockname(&l->tcp, &bound.sa, &len)) != 0)
+		return err;
+	addr_text(&bound.sa, l->ip, sizeof(l->ip), &l->port);
+	l->wildcard = is_wildcard(&bound);
+	log_begin(LOG_INFO, "listen");
+	log_str("addr", l->ip);
+	log_uint("port", l->port);
+	if (fdname) {
+		log_str("activated", "yes");
+		log_str("name", fdname);
+	}
+	log_end();
+	return 0;
+}
+
+int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr *a,
+		  uv_connection_cb cb)
+{
 	unsigned flags = a->addr.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
 	int err;
 
@@ -24,17 +45,27 @@ int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr 
 		return err;
 	l->tcp.data = l;
 	if ((err = uv_tcp_bind(&l->tcp, &a->addr.sa, flags)) != 0 ||
-	    (err = uv_listen((uv_stream_t *)&l->tcp, SOMAXCONN, cb)) != 0 ||
-	    (err = uv_tcp_getsockname(&l->tcp, &bound.sa, &len)) != 0) {
+	    (err = start_listening(l, cb, NULL)) != 0) {
 		uv_close((uv_handle_t *)&l->tcp, NULL);
 		return err;
 	}
-	addr_text(&bound.sa, l->ip, sizeof(l->ip), &l->port);
-	l->wildcard = is_wildcard(&bound);
-	log_begin(LOG_INFO, "listen");
-	log_str("addr", l->ip);
-	log_uint("port", l->port);
-	log_end();
+	return 0;
+}
+
+int listener_adopt(struct listener *l, uv_loop_t *loop, int fd, const char *fdname,
+		   uv_connection_cb cb)
+{
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	err = uv_tcp_init(loop, &l->tcp);
+	if (err)
+		return err;
+	l->tcp.data = l;
+	if ((err = uv_tcp_open(&l->tcp, fd)) != 0 || (err = start_listening(l, cb, fdname)) != 0) {
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+		return err;
+	}
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "notify.h"
+#include "privdrop.h"
 #include "server.h"
 
 static const char usage_text[] =
@@ -38,10 +40,15 @@ static void raise_nofile(void)
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-	if (signum == SIGHUP)
+	if (signum == SIGHUP) {
+		notify_reloading();
 		server_reload();
-	else
+		notify_ready();
+	} else {
+		notify_stopping();
 		server_stop(signum == SIGINT ? "INT" : "TERM");
+		notify_status_now();
+	}
 }
 
 /* Signal handles do not keep the loop alive: it ends when listeners and connections do. */
@@ -64,6 +71,28 @@ static void close_handle(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Binds as whoever started us, then serves as the configured unprivileged user. */
+static int start(uv_loop_t *loop, struct config *cfg)
+{
+	const char *path = cfg->path; /* the server owns cfg from here on, path included */
+	struct privdrop drop;
+	int rc;
+
+	if (privdrop_prepare(&drop, cfg->user, cfg->group) != 0)
+		return EX_NOUSER;
+	rc = server_start(loop, cfg);
+	/* Connected while still privileged: the socket may belong to root. */
+	if (rc == 0)
+		notify_init();
+	if (rc == 0 && privdrop_apply(&drop, path) != 0)
+		rc = EX_NOPERM;
+	if (rc == 0 && (rc = notify_attach(loop, server_describe)) != 0)
+		rc = EX_OSERR;
+	if (rc == 0)
+		notify_ready();
+	return rc;
+}
+
 static int run(struct config *cfg)
 {
 	uv_loop_t *loop = uv_default_loop();
@@ -72,15 +101,21 @@ static int run(struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (log_attach(loop) != 0 || conn_init(loop) != 0 || watch_signals(loop) != 0)
 		fatalx(EX_OSERR, "cannot set up the event loop");
-	rc = server_start(loop, cfg);
+	rc = start(loop, cfg);
 	if (rc == 0)
 		uv_run(loop, UV_RUN_DEFAULT);
 	log_begin(rc == 0 ? LOG_INFO : LOG_ERR, "exit");
 	log_uint("status", (uint64_t)rc);
 	log_end();
 	log_stop();
+	notify_close();
 	uv_walk(loop, close_handle, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
+	/* Closing the signal handles restored the default actions: a late signal must not
+	 * turn a clean exit into a kill. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	uv_loop_close(loop);
 	server_free();
 	return rc;

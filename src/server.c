@@ -7,17 +7,22 @@
 #include <sys/resource.h>
 #include <sysexits.h>
 
+#include "activation.h"
 #include "build-config.h"
 #include "conn.h"
+#include "guard.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
+#include "stats.h"
 
 static struct {
 	struct config cfg;
 	struct listener *listeners;
 	char (*texts)[64]; /* each listener's address as the config wrote it */
 	size_t nlisteners;
+	uint64_t accepted;
 	bool stopping;
 } srv;
 
@@ -47,57 +52,125 @@ static void apply(const struct config *cfg)
 	log_configure(&cfg->log);
 	set.max_connections = connection_cap(cfg);
 	conn_configure(&set);
+	if (guard_configure(&cfg->guard) != 0 || anon_configure(&cfg->anon) != 0)
+		log_warnx("out of memory for the client table: per-client limits are off");
+	metrics_configure(&cfg->metrics);
 }
 
 /*
- * A listener takes the profile of the entry with its address; one whose address left
- * the config (it stays bound until a restart) takes the global settings.
+ * A listener takes the profile of the entry with its address. One whose entry left
+ * the config stays bound until a restart and keeps what it had: taking the global
+ * settings could drop its PROXY header and serve a balancer's headers as input. A
+ * passed socket that no entry claims follows the global settings.
  */
 static void assign_profiles(const struct config *cfg)
 {
 	for (size_t i = 0; i < srv.nlisteners; i++) {
 		struct listener *l = &srv.listeners[i];
-		struct profile *p = cfg->defaults;
+		struct profile *p = srv.texts[i][0] && l->profile ? l->profile : cfg->defaults;
 		for (size_t j = 0; j < cfg->nlisten; j++)
 			if (strcmp(cfg->listen[j].text, srv.texts[i]) == 0)
 				p = cfg->listen[j].profile;
+		profile_ref(p);
 		profile_unref(l->profile);
-		l->profile = profile_ref(p);
+		l->profile = p;
 	}
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
-	if (status == 0)
+	if (status == 0) {
+		srv.accepted++;
 		conn_accept(server->data);
-	else
-		log_warnx("accept: %s", uv_strerror(status));
+	} else {
+		stats_accept_error(status); /* logged once a second, event=pressure */
+	}
+}
+
+/* Socket-activated, the socket units decide the addresses: an entry without a socket is skipped. */
+static int open_listener(uv_loop_t *loop, const struct listen_addr *a)
+{
+	struct listener *l = &srv.listeners[srv.nlisteners];
+	struct activated *passed = NULL;
+	int err;
+
+	if (activation_active() && !(passed = activation_take(&a->addr))) {
+		log_warnx("listen %s: the service manager passed no socket for it; not listening there",
+			  a->text);
+		return 0;
+	}
+	err = passed ? listener_adopt(l, loop, passed->fd, passed->name, on_connection)
+		     : listener_open(l, loop, a, on_connection);
+	if (err) {
+		log_warnx("cannot listen on %s: %s", a->text, uv_strerror(err));
+		return EX_OSERR;
+	}
+	memcpy(srv.texts[srv.nlisteners++], a->text, sizeof(srv.texts[0]));
+	return 0;
+}
+
+/*
+ * A passed socket no entry claims still gets clients: answer them rather than let them
+ * hang. With no address text of its own it takes the global settings (assign_profiles).
+ */
+static int adopt_unclaimed(uv_loop_t *loop)
+{
+	struct activated *a;
+
+	while ((a = activation_next_untaken()) != NULL) {
+		struct listener *l = &srv.listeners[srv.nlisteners];
+		char ip[INET6_ADDRSTRLEN];
+		unsigned port;
+		int err;
+
+		addr_text(&a->addr.sa, ip, sizeof(ip), &port);
+		log_warnx("socket activation: %s port %u (%s) matches no listen entry in %s; "
+			  "serving it with the global settings",
+			  ip, port, a->name, srv.cfg.path);
+		if ((err = listener_adopt(l, loop, a->fd, a->name, on_connection)) != 0) {
+			log_warnx("cannot listen on passed fd %d: %s", a->fd, uv_strerror(err));
+			return EX_OSERR;
+		}
+		srv.nlisteners++;
+	}
+	return 0;
 }
 
 int server_start(uv_loop_t *loop, struct config *cfg)
 {
+	int npassed, rc = 0;
+	size_t n;
+
 	srv.cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	if (stats_init(loop) != 0 || guard_init(loop) != 0 || metrics_init(loop) != 0)
+		return EX_OSERR;
 	apply(&srv.cfg);
 	log_begin(LOG_INFO, "start");
 	log_str("version", NULLMXD_VERSION);
 	log_str("config", srv.cfg.path);
 	log_str("hostname", srv.cfg.hostname);
 	log_end();
-	srv.listeners = calloc(srv.cfg.nlisten, sizeof(*srv.listeners));
-	srv.texts = calloc(srv.cfg.nlisten, sizeof(*srv.texts));
-	if (!srv.listeners || !srv.texts)
-		return EX_OSERR;
-	for (size_t i = 0; i < srv.cfg.nlisten; i++, srv.nlisteners++) {
-		int err = listener_open(&srv.listeners[i], loop, &srv.cfg.listen[i], on_connection);
-		if (err) {
-			log_warnx("cannot listen on %s: %s", srv.cfg.listen[i].text, uv_strerror(err));
-			return EX_OSERR;
-		}
-		memcpy(srv.texts[i], srv.cfg.listen[i].text, sizeof(srv.texts[i]));
-	}
+	npassed = activation_init();
+	n = srv.cfg.nlisten + (npassed > 0 ? (size_t)npassed : 0);
+	srv.listeners = calloc(n, sizeof(*srv.listeners));
+	srv.texts = calloc(n, sizeof(*srv.texts));
+	if (npassed < 0 || !srv.listeners || !srv.texts)
+		rc = EX_OSERR;
+	for (size_t i = 0; rc == 0 && i < srv.cfg.nlisten; i++)
+		rc = open_listener(loop, &srv.cfg.listen[i]);
+	if (rc == 0)
+		rc = adopt_unclaimed(loop);
+	activation_done();
 	assign_profiles(&srv.cfg);
-	return 0;
+	return rc;
+}
+
+void server_describe(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%zu open, %llu accepted, %zu listener%s",
+		 srv.stopping ? "stopping: " : "", conn_count(), (unsigned long long)srv.accepted,
+		 srv.nlisteners, srv.nlisteners == 1 ? "" : "s");
 }
 
 /* Every line the loader wrote, one log line each. */
@@ -128,6 +201,7 @@ void server_reload(void)
 	log_str("config", srv.cfg.path);
 	log_str("status", rc == 0 ? "ok" : "refused");
 	log_end();
+	stats_reload(rc == 0);
 	if (rc != 0)
 		return;
 	if (!config_listen_equal(&srv.cfg, &next))
@@ -151,6 +225,8 @@ void server_stop(const char *signal_name)
 	log_end();
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		listener_close(&srv.listeners[i]);
+	guard_stop();	/* pending summaries, then every line */
+	metrics_stop();
 	conn_stop_all();
 }
 

@@ -223,7 +223,7 @@ size_t smtp_read(struct smtp_reader *r, const void *buf, size_t len, struct smtp
  * RFC 1846 §4.1 and RFC 5321 §4.3.1: a greeting names the host first. Postfix reads an
  * enhanced code (RFC 3463 X.3.2 goes with 521) only right after the code on the last line.
  */
-#define GREETING_521 {521, LINES("%h does not accept mail", "5.3.2 Host does not accept mail")}
+#define GREETING_521 {521, LINES("%h does not accept mail", "5.3.2 %h does not accept mail")}
 #define REPLY_521 {521, LINES("5.3.2 %h does not accept mail")}
 #define REPLY_221 {221, LINES("2.0.0 %h closing transmission channel")}
 /* RFC 5321 §4.5.3.1: "500 Line too long" is the reply for an overlong command line. */

@@ -42,6 +42,8 @@ def parse_line(line):
 
 def write_config(text, directory=None):
     fd, path = tempfile.mkstemp(suffix=".conf", dir=directory)
+    # Started as root, nullmxd drops to nobody and re-reads the file as nobody on reload.
+    os.fchmod(fd, 0o644)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     return path
@@ -55,13 +57,16 @@ def run_nullmxd(*args, timeout=10, **kwargs):
 class Daemon:
     """A running nullmxd; use as a context manager."""
 
-    def __init__(self, config=BASE_CONFIG, listeners=2, preexec_fn=None):
+    def __init__(self, config=BASE_CONFIG, listeners=2, preexec_fn=None, wrapper=(),
+                 env=None):
+        """wrapper: a command that execs nullmxd (systemd-socket-activate ...);
+        env: the daemon's whole environment; listeners=0 waits for none."""
         self.config_path = write_config(config)
         self.lines = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
-            [NULLMXD, "-c", self.config_path], stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True, preexec_fn=preexec_fn)
+            [*wrapper, NULLMXD, "-c", self.config_path], stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True, preexec_fn=preexec_fn, env=env)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         listens = self.wait_for(lambda f: f.get("event") == "listen", count=listeners)

@@ -147,6 +147,9 @@ static void test_modes_and_listener_groups(void)
 		    "  proxy_from = [ \"10.0.0.0/8\" ]; } );\n", 3,
 		    "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
+		    "  proxy = \"none\"; proxy_from = [ \"bogus\" ]; } );\n", 3,
+		    "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
 		    "  proxy = \"v3\"; proxy_from = [ \"::1\" ]; } );\n", 3,
 		    "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"v3\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"

@@ -1,0 +1,40 @@
+#ifndef NULLMXD_ANON_H
+#define NULLMXD_ANON_H
+
+/*
+ * The client field of log lines: the address as it is, truncated to a prefix, or a
+ * keyed hash of the client's group (IPv4 /32, IPv6 /limits.ipv6_prefix).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "iptable.h"
+
+enum anon_mode { ANON_NONE, ANON_TRUNCATE, ANON_HASH };
+
+#define ANON_KEY_BYTES 16
+#define ANON_TEXT_MAX 64
+
+struct anon_settings {
+	enum anon_mode mode;
+	unsigned truncate_ipv4; /* prefix length kept, 0..32 */
+	unsigned truncate_ipv6; /* 0..128 */
+	unsigned ipv6_prefix;   /* the client group that hash mode hashes */
+	bool have_key;          /* else a random key, made once per process */
+	uint8_t key[ANON_KEY_BYTES];
+};
+
+/* Derives the hash key from the configured text (a BLAKE2b digest of it). */
+int anon_key_from_text(const char *text, uint8_t key[ANON_KEY_BYTES]);
+int anon_configure(const struct anon_settings *s);
+
+/* The client as the log shows it, and its port; "-" for a non-IP address. */
+void anon_client(const struct sockaddr *sa, char *out, size_t len, unsigned *port);
+/* The client and client_port fields of the line being logged. */
+void anon_log_client(const struct sockaddr *sa);
+/* A client group (an iptable key) as the log shows it: an address or ADDR/PREFIX. */
+void anon_group(const struct iptable_key *k, char *out, size_t len);
+
+#endif

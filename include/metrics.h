@@ -1,0 +1,31 @@
+#ifndef NULLMXD_METRICS_H
+#define NULLMXD_METRICS_H
+
+/*
+ * An optional HTTP listener serving the counters of stats.h in the Prometheus text
+ * format on GET /metrics. Requests are bounded in size, time and number; its clients
+ * share the loop with SMTP but never wait on it, nor it on them.
+ */
+#include <stdbool.h>
+#include <uv.h>
+
+#include "addr.h"
+
+#define METRICS_REQUEST_MAX 2048
+#define METRICS_TIMEOUT_MS 5000
+#define METRICS_CLIENTS_MAX 8
+
+struct metrics_settings {
+	bool enabled;
+	union sockaddr_any addr;
+	char text[64]; /* as written: 127.0.0.1:9325 */
+};
+
+int metrics_init(uv_loop_t *loop);
+/* Opens, moves or closes the listener; a failure is logged and leaves none open. */
+void metrics_configure(const struct metrics_settings *s);
+void metrics_stop(void);
+/* The exposition text, malloc'ed; for tests and the listener. */
+char *metrics_render(size_t *len);
+
+#endif
