@@ -110,10 +110,26 @@ static void raise_nofile(void)
 	}
 }
 
+static void serve(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[MAX_EVENTS];
+
+	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+	for (;;) {
+		int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == lfd)
+				on_accept();
+			else
+				on_readable(evs[i].data.fd);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1", *host = "bench.example";
-	struct epoll_event ev = {.events = EPOLLIN}, evs[MAX_EVENTS];
 	long port = 0;
 	int c;
 
@@ -142,16 +158,5 @@ int main(int argc, char **argv)
 		perror("refserver");
 		return 1;
 	}
-	ev.data.fd = lfd;
-	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
-	for (;;) {
-		int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
-
-		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == lfd)
-				on_accept();
-			else
-				on_readable(evs[i].data.fd);
-		}
-	}
+	serve();
 }
