@@ -13,6 +13,7 @@ struct listener {
 	unsigned port;
 	bool wildcard; /* bound to 0.0.0.0 or [::]: each connection's local address differs */
 	struct profile *profile; /* what its new connections get; a reload replaces it */
+	uv_timer_t retry;	 /* accepting again when out of memory */
 };
 
 /* Binds and listens; an IPv6 listener is IPv6-only so [::] and 0.0.0.0 coexist. */

@@ -33,7 +33,6 @@ void log_uint(const char *key, uint64_t value);
 void log_end(void);
 
 /* Messages: the _warn forms append strerror(errno), the _warnx forms do not. */
-void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

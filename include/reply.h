@@ -9,7 +9,6 @@
 
 /* The wire bytes of one reply, shared read-only by every connection that sends it. */
 struct reply {
-	unsigned refs;
 	size_t len;
 	char wire[];
 };
@@ -29,8 +28,7 @@ struct reply *reply_build(const char *const *lines, size_t nlines, int code, con
 			  char *err, size_t errlen, size_t *bad_line);
 /* One line written with its code, "550 5.1.2 %h ...": the code must be permanent (5xx). */
 struct reply *reply_build_coded(const char *line, const char *host, char *err, size_t errlen);
-struct reply *reply_ref(struct reply *r);
-void reply_unref(struct reply *r);
+void reply_free(struct reply *r);
 int reply_lint(const struct reply *r, const char *host);
 
 #endif

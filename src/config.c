@@ -104,6 +104,37 @@ const char *get_string(struct loader *ld, const config_setting_t *s, const char 
 	return config_setting_get_string(s);
 }
 
+/*
+ * libconfig 1.5 wraps an integer literal without the L suffix to 32 bits: 4294967296
+ * reads as 0 and would pass a range check. So the literal is read again from its line.
+ */
+static long long integer_as_written(const struct loader *ld, const config_setting_t *s)
+{
+	const char *name = config_setting_name(s), *file = config_setting_source_file(s), *p;
+	long long v = config_setting_get_int64(s);
+	unsigned n = 0, want = config_setting_source_line(s);
+	char line[1024], *end;
+	FILE *f;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT || !name ||
+	    !(f = fopen(file ? file : ld->path, "r")))
+		return v;
+	while (n < want && fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	if (n != want || !(p = strstr(line, name)))
+		return v;
+	p += strlen(name);
+	p += strspn(p, " \t");
+	if (*p != '=' && *p != ':')
+		return v;
+	errno = 0;
+	long long written = strtoll(p + 1, &end, 0);
+	if (end == p + 1)
+		return v;
+	return errno == ERANGE ? (written < 0 ? LLONG_MIN : LLONG_MAX) : written;
+}
+
 bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
 			long long min, long long max, long long *out)
 {
@@ -111,7 +142,7 @@ bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
 		error_at(ld, s, "%s must be an integer, not %s", key, type_name(s));
 		return false;
 	}
-	*out = config_setting_get_int64(s);
+	*out = integer_as_written(ld, s);
 	if (*out < min || *out > max) {
 		error_at(ld, s, "%s must be between %lld and %lld, not %lld", key, min, max, *out);
 		return false;
@@ -163,7 +194,7 @@ static void get_seconds(struct loader *ld, const config_setting_t *s, const char
 		return;
 	}
 	sec = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
-							  : (double)config_setting_get_int64(s);
+							  : (double)integer_as_written(ld, s);
 	if (!(sec * 1000 >= min_ms && sec * 1000 <= max_ms)) {
 		error_at(ld, s, "%s must be between %g and %g seconds", key, min_ms / 1000.0,
 			 max_ms / 1000.0);
@@ -265,7 +296,7 @@ static void get_rcpt_reply(struct loader *ld, const config_setting_t *s, struct 
 		error_at(ld, s, "rcpt_reply: %s", err);
 		return;
 	}
-	reply_unref(trial);
+	reply_free(trial);
 	sp->rcpt_reply = text;
 	sp->rcpt_at = s;
 }
@@ -488,7 +519,8 @@ static void parse_listen(struct loader *ld, const config_setting_t *s, const str
 {
 	int n = s ? config_setting_length(s) : 2;
 
-	if (s && !config_setting_is_aggregate(s)) {
+	if (s && config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
 		error_at(ld, s, "listen must be a list of \"ADDR:PORT\" strings or groups, not %s",
 			 type_name(s));
 		return;

@@ -4,8 +4,9 @@
  * cap or a deadline, and close. Closing with unread input sends RST, which can destroy
  * the reply in the client's buffers (RFC 1122 §4.2.2.13): hence the drain.
  *
- * Every drain has the same timeout, so drain deadlines arrive in order: one sorted
- * list and one timer serve all drains. Only connections with a PROXY header or a
+ * Drains with the same timeout end in the order they began: one FIFO queue per
+ * drain_timeout value in use (one, or a few for a while after a reload) and one timer
+ * serve all drains, instead of a timer each. Only connections with a PROXY header or a
  * command session get a session record with a timer of their own.
  */
 #include <errno.h>
@@ -26,6 +27,8 @@
 #define DISCARD_SIZE (16 * 1024)
 /* Replies gathered from one read before they go out in one write. */
 #define BATCH 16
+/* drain_timeout values in use at once; more (many reloads in a row) share queue 0. */
+#define DRAIN_QUEUES 4
 
 enum phase { PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
 
@@ -82,7 +85,6 @@ struct session {
 
 struct conn {
 	uv_tcp_t tcp;
-	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
 	struct conn *prev, *next; /* the drain list, earliest deadline first */
 	struct listener *listener;
@@ -98,15 +100,22 @@ struct conn {
 	uint8_t end;     /* why the session ended, when it ended itself */
 	uint8_t handles; /* open libuv handles; the memory goes with the last */
 	struct guard_ref client; /* the client's entry in the limits table */
+	uint8_t queue; /* its drain queue */
 	bool listed;
 	bool closing;
+};
+
+/* Drains in deadline order: FIFO when they share one timeout. */
+struct drain_queue {
+	unsigned timeout_ms;
+	struct conn *head, *tail;
 };
 
 static struct {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	struct conn_settings set;
-	struct conn *head, *tail;
+	struct drain_queue queues[DRAIN_QUEUES];
 	struct conn *sessions;
 	size_t count;
 	bool stopping;
@@ -133,34 +142,54 @@ static void on_drain_timer(uv_timer_t *t);
 
 static void arm_drain_timer(void)
 {
-	uint64_t now = uv_now(cs.loop);
+	uint64_t now = uv_now(cs.loop), first = UINT64_MAX;
 
-	if (cs.head)
-		uv_timer_start(&cs.timer, on_drain_timer,
-			       cs.head->deadline_ms > now ? cs.head->deadline_ms - now : 0, 0);
-	else
+	for (int i = 0; i < DRAIN_QUEUES; i++)
+		if (cs.queues[i].head && cs.queues[i].head->deadline_ms < first)
+			first = cs.queues[i].head->deadline_ms;
+	if (first == UINT64_MAX)
 		uv_timer_stop(&cs.timer);
+	else
+		uv_timer_start(&cs.timer, on_drain_timer, first > now ? first - now : 0, 0);
 }
 
-/* Insert from the tail: deadlines normally grow, so this is one step. */
+static struct drain_queue *queue_for(unsigned timeout_ms)
+{
+	struct drain_queue *unused = NULL;
+
+	for (int i = 0; i < DRAIN_QUEUES; i++) {
+		struct drain_queue *q = &cs.queues[i];
+		if (q->head && q->timeout_ms == timeout_ms)
+			return q;
+		if (!q->head && !unused)
+			unused = q;
+	}
+	if (unused)
+		unused->timeout_ms = timeout_ms;
+	return unused ? unused : &cs.queues[0];
+}
+
+/* Insert from the tail: in a queue of one timeout that is one step. */
 static void drain_insert(struct conn *c)
 {
-	struct conn *after = cs.tail;
+	struct drain_queue *q = queue_for(c->profile->drain_timeout_ms);
+	struct conn *after = q->tail;
 
 	while (after && after->deadline_ms > c->deadline_ms)
 		after = after->prev;
 	c->prev = after;
-	c->next = after ? after->next : cs.head;
+	c->next = after ? after->next : q->head;
 	if (c->next)
 		c->next->prev = c;
 	else
-		cs.tail = c;
+		q->tail = c;
 	if (after)
 		after->next = c;
 	else
-		cs.head = c;
+		q->head = c;
+	c->queue = (uint8_t)(q - cs.queues);
 	c->listed = true;
-	if (cs.head == c)
+	if (q->head == c)
 		arm_drain_timer();
 }
 
@@ -170,19 +199,21 @@ static void drain_insert(struct conn *c)
  */
 static void drain_remove(struct conn *c)
 {
+	struct drain_queue *q = &cs.queues[c->queue];
+
 	if (!c->listed)
 		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		cs.head = c->next;
+		q->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	else
-		cs.tail = c->prev;
+		q->tail = c->prev;
 	c->listed = false;
-	if (cs.stopping && !cs.head)
-		uv_timer_stop(&cs.timer);
+	if (cs.stopping && !q->head)
+		arm_drain_timer();
 }
 
 static void sessions_remove(struct conn *c)
@@ -278,8 +309,9 @@ static void on_drain_timer(uv_timer_t *t)
 {
 	uint64_t now = uv_now(cs.loop);
 
-	while (cs.head && cs.head->deadline_ms <= now)
-		conn_close(cs.head, cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
+	for (int i = 0; i < DRAIN_QUEUES; i++)
+		while (cs.queues[i].head && cs.queues[i].head->deadline_ms <= now)
+			conn_close(cs.queues[i].head, cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
 	arm_drain_timer();
 }
 
@@ -662,17 +694,24 @@ static void on_spare_close(uv_handle_t *h)
 	h->data = NULL;
 }
 
+static void on_refuse_retry(uv_timer_t *t);
+
 /*
  * Without memory for a connection it is still accepted, into one of a few static
  * handles, and closed: libuv stops watching a listener whose pending connection nobody
- * accepts.
+ * accepts. With every spare still closing, a timer tries again shortly.
  */
 static void refuse(struct listener *l)
 {
 	static uv_tcp_t spares[16];
+	static uint64_t warned_ms;
+	uint64_t now = uv_now(cs.loop);
 
-	log_warnx("out of memory for a connection on %s port %u: closed without a reply", l->ip,
-		  l->port);
+	if (now - warned_ms >= 1000 || warned_ms == 0) {
+		log_warnx("out of memory: connections on %s port %u closed without a reply", l->ip,
+			  l->port);
+		warned_ms = now;
+	}
 	for (size_t i = 0; i < sizeof(spares) / sizeof(spares[0]); i++) {
 		uv_tcp_t *t = &spares[i];
 		if (t->data || uv_tcp_init(cs.loop, t) != 0)
@@ -682,6 +721,13 @@ static void refuse(struct listener *l)
 		uv_close((uv_handle_t *)t, on_spare_close);
 		return;
 	}
+	l->retry.data = l;
+	uv_timer_start(&l->retry, on_refuse_retry, 10, 0);
+}
+
+static void on_refuse_retry(uv_timer_t *t)
+{
+	refuse(t->data);
 }
 
 void conn_accept(struct listener *l)
@@ -719,9 +765,10 @@ void conn_stop_all(void)
 
 	cs.stopping = true;
 	/* Capping sorted deadlines at one value keeps them sorted. */
-	for (c = cs.head; c; c = c->next)
-		if (c->deadline_ms > limit)
-			c->deadline_ms = limit;
+	for (int i = 0; i < DRAIN_QUEUES; i++)
+		for (c = cs.queues[i].head; c; c = c->next)
+			if (c->deadline_ms > limit)
+				c->deadline_ms = limit;
 	for (c = cs.sessions; c; c = next) {
 		next = c->session->next;
 		if (c->phase == PHASE_PROXY)

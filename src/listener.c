@@ -33,23 +33,31 @@ static int start_listening(struct listener *l, uv_connection_cb cb, const char *
 	return 0;
 }
 
+/* The retry timer serves conn.c when it must accept without memory (refuse()). */
+static int init_handles(struct listener *l, uv_loop_t *loop)
+{
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	if ((err = uv_tcp_init(loop, &l->tcp)) != 0)
+		return err;
+	l->tcp.data = l;
+	uv_timer_init(loop, &l->retry);
+	return 0;
+}
+
 int listener_open(struct listener *l, uv_loop_t *loop, const struct listen_addr *a,
 		  uv_connection_cb cb)
 {
 	unsigned flags = a->addr.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
 	int err;
 
-	memset(l, 0, sizeof(*l));
-	err = uv_tcp_init(loop, &l->tcp);
-	if (err)
+	if ((err = init_handles(l, loop)) != 0)
 		return err;
-	l->tcp.data = l;
 	if ((err = uv_tcp_bind(&l->tcp, &a->addr.sa, flags)) != 0 ||
-	    (err = start_listening(l, cb, NULL)) != 0) {
-		uv_close((uv_handle_t *)&l->tcp, NULL);
-		return err;
-	}
-	return 0;
+	    (err = start_listening(l, cb, NULL)) != 0)
+		listener_close(l);
+	return err;
 }
 
 int listener_adopt(struct listener *l, uv_loop_t *loop, int fd, const char *fdname,
@@ -57,20 +65,17 @@ int listener_adopt(struct listener *l, uv_loop_t *loop, int fd, const char *fdna
 {
 	int err;
 
-	memset(l, 0, sizeof(*l));
-	err = uv_tcp_init(loop, &l->tcp);
-	if (err)
+	if ((err = init_handles(l, loop)) != 0)
 		return err;
-	l->tcp.data = l;
-	if ((err = uv_tcp_open(&l->tcp, fd)) != 0 || (err = start_listening(l, cb, fdname)) != 0) {
-		uv_close((uv_handle_t *)&l->tcp, NULL);
-		return err;
-	}
-	return 0;
+	if ((err = uv_tcp_open(&l->tcp, fd)) != 0 || (err = start_listening(l, cb, fdname)) != 0)
+		listener_close(l);
+	return err;
 }
 
 void listener_close(struct listener *l)
 {
-	if (!uv_is_closing((uv_handle_t *)&l->tcp))
+	if (!uv_is_closing((uv_handle_t *)&l->tcp)) {
 		uv_close((uv_handle_t *)&l->tcp, NULL);
+		uv_close((uv_handle_t *)&l->retry, NULL);
+	}
 }

@@ -281,14 +281,6 @@ vmessage(int priority, const char *event, bool with_errno, const char *fmt, va_l
 	log_end();
 }
 
-void log_info(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vmessage(LOG_INFO, "info", false, fmt, ap);
-	va_end(ap);
-}
-
 void log_warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -45,6 +45,6 @@ void profile_unref(struct profile *p)
 	if (!p || --p->refs > 0)
 		return;
 	for (int k = 0; k < SMTP_REPLY_KINDS; k++)
-		reply_unref(p->replies[k]);
+		reply_free(p->replies[k]);
 	free(p);
 }

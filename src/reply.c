@@ -90,7 +90,6 @@ struct reply *reply_build(const char *const *lines, size_t nlines, int code, con
 		memcpy(line + 4 + n, "\r\n", 2);
 		len += (size_t)n + LINE_OVERHEAD;
 	}
-	r->refs = 1;
 	r->len = len;
 	return r;
 }
@@ -109,16 +108,9 @@ struct reply *reply_build_coded(const char *line, const char *host, char *err, s
 	return reply_build(&text, 1, atoi(line), host, err, errlen, &bad);
 }
 
-struct reply *reply_ref(struct reply *r)
+void reply_free(struct reply *r)
 {
-	r->refs++;
-	return r;
-}
-
-void reply_unref(struct reply *r)
-{
-	if (r && --r->refs == 0)
-		free(r);
+	free(r);
 }
 
 /* Does an enhanced status code (RFC 3463: class.subject.detail) start at p? */

@@ -25,6 +25,7 @@ hostname = "mx.example.test";
 DEFAULT_REPLY = (b"521-mx.example.test does not accept mail\r\n"
                  b"521 5.3.2 mx.example.test does not accept mail\r\n")
 
+_SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer")
 _TEXT_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
@@ -127,13 +128,27 @@ class Daemon:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._reader.join(2)
-        self.proc.stderr.close()
-        os.unlink(self.config_path)
+    def __exit__(self, exc_type, *exc):
+        """Stops the daemon as its service manager would: it must exit 0, and a
+        sanitizer report anywhere in its output fails the test."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    rc = self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    rc = self.proc.wait()
+                if exc_type is None and rc != 0:
+                    raise AssertionError("nullmxd exited %d on SIGTERM; log:\n%s"
+                                         % (rc, "\n".join(self.lines)))
+            self._reader.join(5)
+            reports = [l for l in self.lines if _SANITIZER.search(l)]
+            if exc_type is None and reports:
+                raise AssertionError("sanitizer report:\n" + "\n".join(self.lines))
+        finally:
+            self.proc.stderr.close()
+            os.unlink(self.config_path)
 
 
 def read_until_eof(sock, limit=65536):

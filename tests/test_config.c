@@ -77,6 +77,15 @@ static void test_ranges(void)
 	CHECK_ERROR("hostname = \"a.example\";\nlog = { facility = \"kern\"; };\n", 2,
 		    "log.facility must be mail, daemon, user or local0..local7, not \"kern\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = [];\n", 2, "listen needs 1 to 64 addresses");
+	/* libconfig wraps these to 0 and 100 without the L suffix */
+	CHECK_ERROR("hostname = \"a.example\";\ndrain_bytes = 4294967296;\n", 2,
+		    "drain_bytes must be between 0 and 1048576, not 4294967296");
+	CHECK_ERROR("hostname = \"a.example\";\nmax_connections : 0x1000000064;\n", 2,
+		    "max_connections must be between 1 and 10000000, not 68719476836");
+	CHECK_ERROR("hostname = \"a.example\";\ndrain_timeout = 4294967297;\n", 2,
+		    "drain_timeout must be between 0.001 and 300 seconds");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = { a = \"127.0.0.1:25\"; };\n", 2,
+		    "listen must be a list of \"ADDR:PORT\" strings or groups, not a group");
 }
 
 static void test_bad_addresses(void)

@@ -1,5 +1,6 @@
 """A connection's whole life against the built daemon: reply, FIN, drain, log line."""
 
+import signal
 import socket
 import struct
 import time
@@ -51,6 +52,25 @@ class ConnectionTest(unittest.TestCase):
             self.assertLess(time.monotonic() - started, 2.0)
             self.assertGreaterEqual(int(line["duration_ms"]), 300)
             s.close()
+
+    def test_shorter_drain_timeout_after_reload_holds_for_new_connections(self):
+        with Daemon(BASE_CONFIG + "drain_timeout = 60;") as d:
+            old = d.connect()
+            self.assertEqual(old.recv(len(DEFAULT_REPLY), socket.MSG_WAITALL), DEFAULT_REPLY)
+            with open(d.config_path, "w") as f:
+                f.write(BASE_CONFIG + "drain_timeout = 0.3;\n")
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "ok")
+            new = d.connect()
+            started = time.monotonic()
+            self.assertEqual(read_until_eof(new), DEFAULT_REPLY)
+            line = self.check_conn_line(d, new.getsockname(), "timeout")
+            self.assertLess(time.monotonic() - started, 2.0)
+            self.assertLess(int(line["duration_ms"]), 2000)
+            self.assertEqual(d.events(lambda f: f.get("event") == "conn"
+                                      and f.get("client_port") == str(old.getsockname()[1])), [])
+            new.close()
+            old.close()
 
     def test_flooding_client_ends_at_the_byte_cap(self):
         with Daemon(BASE_CONFIG + "drain_bytes = 100;") as d:

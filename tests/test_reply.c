@@ -42,7 +42,7 @@ static void test_escapes(void)
 	const char want[] = "521 mx.example.test: 100% mx.example.test\r\n";
 	r = build(both, 1);
 	CHECK(r && r->len == sizeof(want) - 1 && memcmp(r->wire, want, r->len) == 0);
-	reply_unref(r);
+	reply_free(r);
 }
 
 static void test_line_cap(void)
@@ -57,7 +57,7 @@ static void test_line_cap(void)
 	memset(over, 'a', sizeof(over) - 1);
 	r = build(ok, 1);
 	CHECK(r && r->len == REPLY_LINE_MAX);
-	reply_unref(r);
+	reply_free(r);
 	CHECK(build(no, 2) == NULL);
 	CHECK_STR(err, "line longer than 512 octets on the wire");
 	CHECK(bad == 1);
@@ -79,7 +79,7 @@ static void test_line_count(void)
 	CHECK(r && r->len == REPLY_LINES_MAX * 7);
 	CHECK(r && memcmp(r->wire, "521-x\r\n", 7) == 0 &&
 	      memcmp(r->wire + r->len - 7, "521 x\r\n", 7) == 0);
-	reply_unref(r);
+	reply_free(r);
 }
 
 static void test_default_shape_and_lint(void)
@@ -94,29 +94,17 @@ static void test_default_shape_and_lint(void)
 
 	CHECK(r && r->len == sizeof(want) - 1 && memcmp(r->wire, want, r->len) == 0);
 	CHECK(r && reply_lint(r, "mx.example.test") == 0);
-	reply_unref(r);
+	reply_free(r);
 	r = build(one, 1);
 	CHECK(r && reply_lint(r, "mx.example.test") == 0);
-	reply_unref(r);
+	reply_free(r);
 	r = build(plain, 1);
 	CHECK(r && reply_lint(r, "mx.example.test") ==
 			   (REPLY_LINT_HOST_FIRST | REPLY_LINT_ENHANCED_LAST));
-	reply_unref(r);
+	reply_free(r);
 	r = build(tab, 1);
 	CHECK(r && reply_lint(r, "mx.example.test") == (REPLY_LINT_HOST_FIRST | REPLY_LINT_ENHANCED_LAST));
-	reply_unref(r);
-}
-
-static void test_refcount(void)
-{
-	const char *one[] = {"x"};
-	struct reply *r = build(one, 1);
-
-	CHECK(r && reply_ref(r) == r && r->refs == 2);
-	reply_unref(r);
-	CHECK(r->refs == 1);
-	reply_unref(r);
-	reply_unref(NULL);
+	reply_free(r);
 }
 
 int main(void)
@@ -126,6 +114,5 @@ int main(void)
 	test_line_cap();
 	test_line_count();
 	test_default_shape_and_lint();
-	test_refcount();
 	return test_done();
 }
