@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	for (double end = now_sec() + secs; now_sec() < end && n < MAX_SAMPLES && !stop_flag;) {
 		struct timespec ts = {.tv_nsec = interval_ms % 1000 * 1000000,
-		                      .tv_sec = interval_ms / 1000};
+				      .tv_sec = interval_ms / 1000};
 		int k = count_fds(dir);
 
 		if (k < 0)

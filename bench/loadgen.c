@@ -22,12 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS_PER_MS  1000000ull
+#define NS_PER_MS 1000000ull
 #define NS_PER_SEC 1000000000ull
-#define FINE_US    65536
-#define COARSE_MS  65536
+#define FINE_US 65536
+#define COARSE_MS 65536
 #define MAX_EVENTS 256
-#define RAMP_SEC   60
+#define RAMP_SEC 60
 
 enum end_mode { END_EOF, END_REPLY, END_QUIT };
 enum phase { PH_FREE, PH_REPLY, PH_QUIT, PH_HELD };
@@ -44,7 +44,7 @@ enum err_kind {
 };
 
 static const char *const err_names[ERR_MAX] = {
-    "refused", "reset", "timeout", "badreply", "empty", "addrnotavail", "other",
+	"refused", "reset", "timeout", "badreply", "empty", "addrnotavail", "other",
 };
 
 struct slot {
@@ -109,8 +109,8 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen -p PORT [-a ADDR] [-c CONC] [-d SECONDS] [-n MAX]\n"
-	                "               [-t TIMEOUT_MS] [-m eof|reply|quit] [-l fin|rst]\n"
-	                "               [-H HOLD] [-x CODE]\n");
+			"               [-t TIMEOUT_MS] [-m eof|reply|quit] [-l fin|rst]\n"
+			"               [-H HOLD] [-x CODE]\n");
 	exit(2);
 }
 
@@ -149,18 +149,13 @@ static uint64_t percentile_us(double p)
 static enum err_kind errno_kind(int e)
 {
 	switch (e) {
-	case ECONNREFUSED:
-		return ERR_REFUSED;
+	case ECONNREFUSED: return ERR_REFUSED;
 	case ECONNRESET:
-	case EPIPE:
-		return ERR_RESET;
-	case ETIMEDOUT:
-		return ERR_TIMEOUT;
+	case EPIPE: return ERR_RESET;
+	case ETIMEDOUT: return ERR_TIMEOUT;
 	case EADDRNOTAVAIL:
-	case EADDRINUSE:
-		return ERR_ADDR;
-	default:
-		return ERR_OTHER;
+	case EADDRINUSE: return ERR_ADDR;
+	default: return ERR_OTHER;
 	}
 }
 
@@ -418,7 +413,7 @@ static void print_result(const char *mode, uint64_t t0, uint64_t t1)
 
 	getrusage(RUSAGE_SELF, &ru);
 	cpu_us = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
-	         (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
+		 (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
 	printf("mode=%s started=%llu ok=%llu secs=%.3f rate=%.0f p50_us=%llu p99_us=%llu", mode,
 	       (unsigned long long)st.started, (unsigned long long)st.ok, secs,
 	       secs > 0 ? (double)st.ok / secs : 0.0, (unsigned long long)percentile_us(0.50),
@@ -487,41 +482,24 @@ static int parse_end(const char *s)
 static void parse_opt(int c, const char *arg, const char **addr, long *port)
 {
 	switch (c) {
-	case 'a':
-		addr[0] = arg;
-		break;
-	case 'p':
-		*port = strtol(arg, NULL, 10);
-		break;
-	case 'c':
-		opt.conc = (unsigned)strtoul(arg, NULL, 10);
-		break;
-	case 'd':
-		opt.secs = strtod(arg, NULL);
-		break;
-	case 'n':
-		opt.max_conns = strtoull(arg, NULL, 10);
-		break;
-	case 't':
-		opt.timeout_ns = strtoull(arg, NULL, 10) * NS_PER_MS;
-		break;
+	case 'a': addr[0] = arg; break;
+	case 'p': *port = strtol(arg, NULL, 10); break;
+	case 'c': opt.conc = (unsigned)strtoul(arg, NULL, 10); break;
+	case 'd': opt.secs = strtod(arg, NULL); break;
+	case 'n': opt.max_conns = strtoull(arg, NULL, 10); break;
+	case 't': opt.timeout_ns = strtoull(arg, NULL, 10) * NS_PER_MS; break;
 	case 'm':
 		if (parse_end(arg) < 0)
 			usage();
 		break;
-	case 'l':
-		opt.rst = strcmp(arg, "rst") == 0;
-		break;
-	case 'H':
-		opt.hold = (unsigned)strtoul(arg, NULL, 10);
-		break;
+	case 'l': opt.rst = strcmp(arg, "rst") == 0; break;
+	case 'H': opt.hold = (unsigned)strtoul(arg, NULL, 10); break;
 	case 'x':
 		if (strlen(arg) != 3)
 			usage();
 		memcpy(opt.code, arg, 4);
 		break;
-	default:
-		usage();
+	default: usage();
 	}
 }
 
@@ -553,7 +531,7 @@ static void raise_nofile(unsigned need)
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < need + 16)
 		fprintf(stderr, "loadgen: RLIMIT_NOFILE %llu is below %u\n",
-		        (unsigned long long)rl.rlim_cur, need + 16);
+			(unsigned long long)rl.rlim_cur, need + 16);
 }
 
 static void setup(void)

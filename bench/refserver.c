@@ -148,9 +148,9 @@ int main(int argc, char **argv)
 	if (port < 0 || port > 65535 || strlen(host) > 200)
 		usage();
 	reply_len = (size_t)snprintf(reply, sizeof(reply),
-	                             "521-%s does not accept mail\r\n"
-	                             "521 5.3.2 %s does not accept mail\r\n",
-	                             host, host);
+				     "521-%s does not accept mail\r\n"
+				     "521 5.3.2 %s does not accept mail\r\n",
+				     host, host);
 	raise_nofile();
 	lfd = listen_on(addr, port);
 	epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -37,10 +37,10 @@ struct config {
 	struct listen_addr *listen;
 	size_t nlisten;
 	char hostname[PROFILE_HOSTNAME_MAX + 1]; /* the global one; listeners may differ */
-	struct profile *defaults; /* from the global keys alone */
-	unsigned long max_connections; /* 0: the open-file limit minus a reserve */
+	struct profile *defaults;                /* from the global keys alone */
+	unsigned long max_connections;           /* 0: the open-file limit minus a reserve */
 	struct log_settings log;
-	char *user;  /* a root start drops to these; NULL: the defaults (privdrop.h) */
+	char *user; /* a root start drops to these; NULL: the defaults (privdrop.h) */
 	char *group;
 	/* parsed in config_flood.c */
 	struct guard_settings guard;

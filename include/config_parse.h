@@ -30,8 +30,8 @@ int parse_addr(const char *text, union sockaddr_any *out);
 
 /* config_flood.c: the limits and metrics groups and the log keys of flood control. */
 #define CONFIG_FLOOD_ROOT_KEYS "limits", "metrics"
-#define CONFIG_FLOOD_LOG_KEYS                                                              \
-	"per_ip_lines", "per_ip_window", "max_lines_per_second", "anonymize", "truncate_ipv4", \
+#define CONFIG_FLOOD_LOG_KEYS                                                                      \
+	"per_ip_lines", "per_ip_window", "max_lines_per_second", "anonymize", "truncate_ipv4",     \
 		"truncate_ipv6", "hash_key"
 void config_parse_flood(struct loader *ld, const config_setting_t *root, struct config *cfg);
 void config_print_flood(const struct config *cfg, FILE *out);

@@ -19,7 +19,7 @@ struct listener {
 	uv_poll_t poll;
 	uv_timer_t rest; /* polling again after a pause */
 	int fd;
-	listener_cb ready; /* connections are waiting */
+	listener_cb ready;         /* connections are waiting */
 	char ip[INET6_ADDRSTRLEN]; /* the bound address, for log lines */
 	unsigned port;
 	bool wildcard; /* bound to 0.0.0.0 or [::]: each connection's local address differs */

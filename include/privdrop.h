@@ -10,7 +10,7 @@
 
 /* Whom a root start turns into once the listeners are bound. */
 struct privdrop {
-	bool needed; /* started as root */
+	bool needed;    /* started as root */
 	bool keep_root; /* user = "root" in the config: serve as root, warned */
 	uid_t uid;
 	gid_t gid;
@@ -26,7 +26,8 @@ int privdrop_prepare(struct privdrop *p, const char *user, const char *group);
 
 /*
  * Clears supplementary groups, sets real, effective and saved ids, and checks that
- * root cannot be regained; warns when config_path is then unreadable. Returns 0, or -1 after logging: then nullmxd must not serve.
+ * root cannot be regained; warns when config_path is then unreadable. Returns 0, or -1 after
+ * logging: then nullmxd must not serve.
  */
 int privdrop_apply(const struct privdrop *p, const char *config_path);
 

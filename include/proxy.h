@@ -27,12 +27,12 @@ enum proxy_allow {
 enum proxy_status { PROXY_NEED_MORE, PROXY_DONE, PROXY_INVALID };
 
 struct proxy_result {
-	size_t used;	    /* PROXY_DONE: the header's exact length */
-	int version;	    /* PROXY_DONE: 1 or 2 */
-	bool local;	    /* PROXY_DONE: v1 UNKNOWN or v2 LOCAL: keep the real addresses */
+	size_t used;            /* PROXY_DONE: the header's exact length */
+	int version;            /* PROXY_DONE: 1 or 2 */
+	bool local;             /* PROXY_DONE: v1 UNKNOWN or v2 LOCAL: keep the real addresses */
 	union sockaddr_any src; /* PROXY_DONE and not local: the client */
 	union sockaddr_any dst; /* ... and the address it connected to */
-	const char *reason; /* PROXY_INVALID: a short static phrase for the log */
+	const char *reason;     /* PROXY_INVALID: a short static phrase for the log */
 };
 
 /*

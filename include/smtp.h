@@ -11,8 +11,8 @@
 
 enum smtp_mode {
 	SMTP_MODE_CLOSE, /* 521 greeting, then close: no command is read */
-	SMTP_MODE_QUIT,	 /* 521 greeting, 521 to every command but QUIT (RFC 7504 §3) */
-	SMTP_MODE_RCPT,	 /* 220 greeting, every RCPT TO refused permanently */
+	SMTP_MODE_QUIT,  /* 521 greeting, 521 to every command but QUIT (RFC 7504 §3) */
+	SMTP_MODE_RCPT,  /* 220 greeting, every RCPT TO refused permanently */
 };
 
 enum smtp_reply_kind {
@@ -52,7 +52,7 @@ struct smtp_decision {
 struct smtp_reader {
 	uint32_t max_commands;
 	uint32_t commands;
-	uint16_t len;	  /* octets of the current line so far */
+	uint16_t len;     /* octets of the current line so far */
 	uint16_t trimmed; /* line length without trailing blanks, CR and LF */
 	uint8_t mode;
 	uint8_t flags;
@@ -79,8 +79,7 @@ struct smtp_reply_default {
 };
 
 /* NULL when the mode never sends that kind: build exactly the non-NULL ones. */
-const struct smtp_reply_default *smtp_default_reply(enum smtp_mode mode,
-						    enum smtp_reply_kind kind);
+const struct smtp_reply_default *smtp_default_reply(enum smtp_mode mode, enum smtp_reply_kind kind);
 
 const char *smtp_mode_name(enum smtp_mode mode);
 /* Returns 0 and sets *mode for "close", "quit" or "rcpt"; -1 otherwise. */

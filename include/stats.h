@@ -36,8 +36,8 @@ struct stats {
 	uint64_t accept_errors;
 	int last_accept_error;
 	uint64_t reloads_ok, reloads_failed;
-	uint64_t untracked; /* clients that found the table full of pinned entries */
-	uint32_t tracked;   /* entries in the client table */
+	uint64_t untracked;        /* clients that found the table full of pinned entries */
+	uint32_t tracked;          /* entries in the client table */
 	uint64_t metrics_requests; /* HTTP requests the metrics listener answered */
 };
 
@@ -48,8 +48,7 @@ int stats_init(uv_loop_t *loop);
 
 /* One call per connection, when it ends; reason is conn.c's index and word for it. */
 void stats_conn_end(const struct listener *l, const struct sockaddr *peer, unsigned reason,
-		    const char *word,
-		    uint64_t bytes_in, uint64_t bytes_out);
+		    const char *word, uint64_t bytes_in, uint64_t bytes_out);
 void stats_accept_error(int err);
 void stats_reload(bool ok);
 /* Connections that ended with this reason word, over every listener and family. */

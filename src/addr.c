@@ -94,7 +94,7 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
 
 void addr_mask(uint8_t addr[16], unsigned bits)
 {
-	for (unsigned i = 0; i < 16; i++, bits = bits > 8 ? bits - 8 : 0)
+	for (unsigned i = 0; i<16; i++, bits = bits> 8 ? bits - 8 : 0)
 		addr[i] &= bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
 }
 

@@ -27,15 +27,15 @@
 
 /* One try waits this long, twice, per server: a dead resolver fails in about 3 s. */
 #define CHECKDNS_TIMEOUT_MS 1500
-#define CHECKDNS_TRIES      2
+#define CHECKDNS_TRIES 2
 
-#define NAME_LEN_MAX     253
-#define FINDINGS_MAX     12
-#define SUGGESTED_MAX    4
-#define TEXT_MAX         640
-#define RECORD_MAX       450
+#define NAME_LEN_MAX 253
+#define FINDINGS_MAX 12
+#define SUGGESTED_MAX 4
+#define TEXT_MAX 640
+#define RECORD_MAX 450
 #define MX_HOSTS_CHECKED 4
-#define ADDRS_SHOWN      8
+#define ADDRS_SHOWN 8
 
 /* Ordered by how much they say: an error is known bad, "unknown" may hide one. */
 enum severity { SEV_OK, SEV_INFO, SEV_WARNING, SEV_UNKNOWN, SEV_ERROR };
@@ -116,7 +116,7 @@ struct options {
 /* Reports */
 
 static void add_finding(struct report *r, enum severity sev, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5)));
 static void add_finding(struct report *r, enum severity sev, const char *code, const char *fmt, ...)
 {
 	struct finding *f;
@@ -133,7 +133,7 @@ static void add_finding(struct report *r, enum severity sev, const char *code, c
 }
 
 static void add_suggested(struct report *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 static void add_suggested(struct report *r, const char *fmt, ...)
 {
 	va_list ap;
@@ -146,12 +146,12 @@ static void add_suggested(struct report *r, const char *fmt, ...)
 }
 
 static void add_failure(struct checker *ck, struct report *r, const struct answer *ans,
-                        const char *type, const char *owner)
+			const char *type, const char *owner)
 {
 	int code = ans->status == LOOKUP_SERVFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE;
 
 	add_finding(r, SEV_UNKNOWN, "lookup-failed", "%s lookup for %s failed: %s", type, owner,
-	            ans->why);
+		    ans->why);
 	if (r->failure != EX_UNAVAILABLE)
 		r->failure = code;
 	if (ans->status == LOOKUP_NO_REPLY)
@@ -173,7 +173,7 @@ static enum severity report_verdict(const struct report *r)
 static const char *rcode_name(ldns_pkt_rcode rcode)
 {
 	static const char *const names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
-	                                    "NXDOMAIN", "NOTIMP",  "REFUSED"};
+					    "NXDOMAIN", "NOTIMP",  "REFUSED"};
 
 	return (size_t)rcode < sizeof names / sizeof names[0] ? names[rcode] : "an unknown rcode";
 }
@@ -187,12 +187,12 @@ static void lookup(struct checker *ck, const char *owner, ldns_rr_type type, str
 	ans->rrs = NULL;
 	ans->why[0] = '\0';
 	st = dname ? ldns_resolver_send(&pkt, ck->res, dname, type, LDNS_RR_CLASS_IN, LDNS_RD)
-	           : LDNS_STATUS_ERR;
+		   : LDNS_STATUS_ERR;
 	ldns_rdf_deep_free(dname);
 	if (st != LDNS_STATUS_OK || !pkt) {
 		ans->status = LOOKUP_NO_REPLY;
 		snprintf(ans->why, sizeof ans->why, "no answer from the resolver (%s)",
-		         ldns_get_errorstr_by_id(st));
+			 ldns_get_errorstr_by_id(st));
 	} else if (ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NOERROR) {
 		ans->status = LOOKUP_OK;
 		ans->rrs = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
@@ -200,9 +200,9 @@ static void lookup(struct checker *ck, const char *owner, ldns_rr_type type, str
 		ans->status = LOOKUP_NXDOMAIN;
 	} else {
 		ans->status = ldns_pkt_get_rcode(pkt) == LDNS_RCODE_SERVFAIL ? LOOKUP_SERVFAIL
-		                                                             : LOOKUP_BAD_RCODE;
+									     : LOOKUP_BAD_RCODE;
 		snprintf(ans->why, sizeof ans->why, "the resolver answered %s",
-		         rcode_name(ldns_pkt_get_rcode(pkt)));
+			 rcode_name(ldns_pkt_get_rcode(pkt)));
 	}
 	ldns_pkt_free(pkt);
 }
@@ -216,11 +216,11 @@ static const char *local_ifname(const struct checker *ck, const ldns_rdf *addr)
 			continue;
 		if (sa->sa_family == AF_INET && ldns_rdf_get_type(addr) == LDNS_RDF_TYPE_A &&
 		    memcmp(&((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-		           ldns_rdf_data(addr), 4) == 0)
+			   ldns_rdf_data(addr), 4) == 0)
 			return i->ifa_name;
 		if (sa->sa_family == AF_INET6 && ldns_rdf_get_type(addr) == LDNS_RDF_TYPE_AAAA &&
 		    memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		           ldns_rdf_data(addr), 16) == 0)
+			   ldns_rdf_data(addr), 16) == 0)
 			return i->ifa_name;
 	}
 	return NULL;
@@ -303,7 +303,7 @@ static bool is_dmarc(const char *t)
 
 /* Counts the TXT records at owner that pass the test and keeps the first. */
 static int txt_find(struct checker *ck, struct report *r, const char *owner,
-                    bool (*test)(const char *), struct txt_match *m)
+		    bool (*test)(const char *), struct txt_match *m)
 {
 	struct answer ans;
 	char text[RECORD_MAX];
@@ -330,7 +330,7 @@ static int txt_find(struct checker *ck, struct report *r, const char *owner,
 static bool spf_known_mechanism(const char *name, size_t len)
 {
 	static const char *const known[] = {"all", "include", "a",   "mx",
-	                                    "ptr", "ip4",     "ip6", "exists"};
+					    "ptr", "ip4",     "ip6", "exists"};
 
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 		if (strlen(known[i]) == len && strncasecmp(name, known[i], len) == 0)
@@ -422,20 +422,20 @@ static void check_dmarc(struct checker *ck, struct report *r)
 		return;
 	if (m.count == 0) {
 		add_finding(r, SEV_INFO, "dmarc-missing",
-		            "no DMARC record at %s: with p=reject, receivers reject mail that "
-		            "forges %s",
-		            owner, r->name);
+			    "no DMARC record at %s: with p=reject, receivers reject mail that "
+			    "forges %s",
+			    owner, r->name);
 	} else {
 		dmarc_policy(m.record, policy, sizeof policy);
 		if (strcasecmp(policy, "reject") == 0) {
 			add_finding(r, SEV_OK, "dmarc-reject", "DMARC \"%s\" at %s", m.record,
-			            owner);
+				    owner);
 			return;
 		}
 		add_finding(r, SEV_INFO, "dmarc-weak",
-		            "DMARC \"%s\" at %s has p=%s; a name that never sends can use "
-		            "p=reject",
-		            m.record, owner, policy);
+			    "DMARC \"%s\" at %s has p=%s; a name that never sends can use "
+			    "p=reject",
+			    m.record, owner, policy);
 	}
 	add_suggested(r, "%s IN TXT \"v=DMARC1; p=reject;\"", owner);
 }
@@ -444,16 +444,16 @@ static void spf_report_quiet(struct report *r, const struct spf *spf)
 {
 	if (spf->count == 0) {
 		add_finding(r, SEV_INFO, "spf-missing",
-		            "no SPF record: if %s never sends mail, say so with \"v=spf1 -all\"",
-		            r->name);
+			    "no SPF record: if %s never sends mail, say so with \"v=spf1 -all\"",
+			    r->name);
 	} else if (spf->all_qual != '-') {
 		add_finding(r, SEV_INFO, "spf-not-fail",
-		            "SPF \"%s\" authorizes no sender but does not end in -all; "
-		            "\"v=spf1 -all\" makes receivers fail forgeries",
-		            spf->record);
+			    "SPF \"%s\" authorizes no sender but does not end in -all; "
+			    "\"v=spf1 -all\" makes receivers fail forgeries",
+			    spf->record);
 	} else {
 		add_finding(r, SEV_OK, "spf-no-sender", "SPF \"%s\" authorizes no sender",
-		            spf->record);
+			    spf->record);
 		return;
 	}
 	add_suggested(r, "%s IN TXT \"v=spf1 -all\"", r->fqdn);
@@ -463,17 +463,17 @@ static void spf_report_sends(struct report *r, const struct spf *spf, bool null_
 {
 	if (null_mx)
 		add_finding(r, SEV_WARNING, "null-mx-sender",
-		            "SPF \"%s\" authorizes senders (%s), so %s sends mail, yet its null "
-		            "MX says it receives none: receivers may reject its mail (550 "
-		            "5.7.27, RFC 7505 section 4.2); use a bounce (Return-Path) domain "
-		            "that keeps a working MX",
-		            spf->record, spf->passer, r->name);
+			    "SPF \"%s\" authorizes senders (%s), so %s sends mail, yet its null "
+			    "MX says it receives none: receivers may reject its mail (550 "
+			    "5.7.27, RFC 7505 section 4.2); use a bounce (Return-Path) domain "
+			    "that keeps a working MX",
+			    spf->record, spf->passer, r->name);
 	else
 		add_finding(r, SEV_WARNING, "sender-without-mx",
-		            "SPF \"%s\" authorizes senders (%s), so %s sends mail: if it is a "
-		            "bounce (Return-Path) domain it needs a working MX, not a null MX "
-		            "(RFC 7505 section 4.2)",
-		            spf->record, spf->passer, r->name);
+			    "SPF \"%s\" authorizes senders (%s), so %s sends mail: if it is a "
+			    "bounce (Return-Path) domain it needs a working MX, not a null MX "
+			    "(RFC 7505 section 4.2)",
+			    spf->record, spf->passer, r->name);
 }
 
 /* Null MX or no MX: does the name send? If not, it should say so. */
@@ -488,9 +488,9 @@ static void check_sender(struct checker *ck, struct report *r, const struct mxse
 	memcpy(spf.record, m.record, sizeof spf.record);
 	if (spf.count > 1) {
 		add_finding(r, SEV_WARNING, "spf-multiple",
-		            "%zu SPF records: receivers treat that as a permanent error (RFC "
-		            "7208 section 4.5); keep one",
-		            spf.count);
+			    "%zu SPF records: receivers treat that as a permanent error (RFC "
+			    "7208 section 4.5); keep one",
+			    spf.count);
 		return;
 	}
 	if (spf.count == 1)
@@ -536,20 +536,20 @@ static void check_null_mx(struct report *r, const struct mxset *mx)
 {
 	if (mx->count > 1)
 		add_finding(r, SEV_ERROR, "null-mx-mixed",
-		            "a null MX among %zu MX records: a null MX must be the only MX (RFC "
-		            "7505 section 3); remove the null MX if %s receives mail, the other "
-		            "MX records if it does not",
-		            mx->count, r->name);
+			    "a null MX among %zu MX records: a null MX must be the only MX (RFC "
+			    "7505 section 3); remove the null MX if %s receives mail, the other "
+			    "MX records if it does not",
+			    mx->count, r->name);
 	else if (mx->null_pref != 0)
 		add_finding(r, SEV_WARNING, "null-mx-preference",
-		            "null MX with preference %u: RFC 7505 section 3 specifies 0; "
-		            "replace it with \"%s IN MX 0 .\"",
-		            (unsigned)mx->null_pref, r->fqdn);
+			    "null MX with preference %u: RFC 7505 section 3 specifies 0; "
+			    "replace it with \"%s IN MX 0 .\"",
+			    (unsigned)mx->null_pref, r->fqdn);
 	else
 		add_finding(r, SEV_OK, "null-mx",
-		            "null MX \"%s IN MX 0 .\" is its only MX: senders give up without "
-		            "connecting (RFC 7505)",
-		            r->fqdn);
+			    "null MX \"%s IN MX 0 .\" is its only MX: senders give up without "
+			    "connecting (RFC 7505)",
+			    r->fqdn);
 }
 
 static void check_mx_host(struct checker *ck, struct report *r, const char *host)
@@ -561,10 +561,10 @@ static void check_mx_host(struct checker *ck, struct report *r, const char *host
 	for (size_t i = 0; i < a.n; i++)
 		if (a.ifname[i])
 			add_finding(r, SEV_ERROR, "mx-is-this-host",
-			            "MX host %s has address %s, which is this host's (%s): "
-			            "where nullmxd listens, every message to %s is refused with "
-			            "521 (a 521 host must not be an MX, RFC 1846 section 4.3)",
-			            host, a.text[i], a.ifname[i], r->name);
+				    "MX host %s has address %s, which is this host's (%s): "
+				    "where nullmxd listens, every message to %s is refused with "
+				    "521 (a 521 host must not be an MX, RFC 1846 section 4.3)",
+				    host, a.text[i], a.ifname[i], r->name);
 }
 
 static void check_real_mx(struct checker *ck, struct report *r, const struct mxset *mx)
@@ -575,11 +575,11 @@ static void check_real_mx(struct checker *ck, struct report *r, const struct mxs
 	list[0] = '\0';
 	for (size_t i = 0; i < mx->nhosts && used < sizeof list; i++)
 		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%u)",
-		                         i ? ", " : "", mx->hosts[i], (unsigned)mx->prefs[i]);
+					 i ? ", " : "", mx->hosts[i], (unsigned)mx->prefs[i]);
 	add_finding(r, SEV_INFO, "real-mx",
-	            "%s receives mail at its MX %s%s; that is right for a bounce (Return-Path) "
-	            "domain, but nullmxd does not refuse its mail",
-	            r->name, list, mx->count > mx->nhosts ? " and more" : "");
+		    "%s receives mail at its MX %s%s; that is right for a bounce (Return-Path) "
+		    "domain, but nullmxd does not refuse its mail",
+		    r->name, list, mx->count > mx->nhosts ? " and more" : "");
 	for (size_t i = 0; i < mx->nhosts && !ck->resolver_dead; i++)
 		check_mx_host(ck, r, mx->hosts[i]);
 }
@@ -589,14 +589,14 @@ static void report_this_host(struct report *r, const struct addrs *a)
 	for (size_t i = 0; i < a->n; i++)
 		if (a->ifname[i]) {
 			add_finding(r, SEV_INFO, "this-host",
-			            "%s is an address of this host (%s): where nullmxd listens, "
-			            "senders connect and get 521 instead of giving up at once",
-			            a->text[i], a->ifname[i]);
+				    "%s is an address of this host (%s): where nullmxd listens, "
+				    "senders connect and get 521 instead of giving up at once",
+				    a->text[i], a->ifname[i]);
 			return;
 		}
 	add_finding(r, SEV_INFO, "not-this-host",
-	            "none of these addresses is this host's: whatever listens on port 25 there "
-	            "gets the mail");
+		    "none of these addresses is this host's: whatever listens on port 25 there "
+		    "gets the mail");
 }
 
 /* No MX: returns false when there is nothing more to check. */
@@ -609,16 +609,16 @@ static bool check_no_mx(struct checker *ck, struct report *r)
 		return false;
 	if (a.total == 0) {
 		add_finding(r, SEV_WARNING, "no-mx-no-address",
-		            "no MX and no A/AAAA records: mail to %s fails, but only a null MX "
-		            "tells senders so at once (RFC 7505 section 3)",
-		            r->name);
+			    "no MX and no A/AAAA records: mail to %s fails, but only a null MX "
+			    "tells senders so at once (RFC 7505 section 3)",
+			    r->name);
 		return true;
 	}
 	addrs_format(&a, list, sizeof list);
 	add_finding(r, SEV_WARNING, "implicit-mx",
-	            "no MX, but A/AAAA records: %s %s an implicit MX (RFC 5321 section 5.1), so "
-	            "mail to %s will come to %s",
-	            list, a.total > 1 ? "are" : "is", r->name, a.total > 1 ? "them" : "it");
+		    "no MX, but A/AAAA records: %s %s an implicit MX (RFC 5321 section 5.1), so "
+		    "mail to %s will come to %s",
+		    list, a.total > 1 ? "are" : "is", r->name, a.total > 1 ? "them" : "it");
 	report_this_host(r, &a);
 	return true;
 }
@@ -630,16 +630,16 @@ static void check_name(struct checker *ck, struct report *r)
 
 	if (ck->resolver_dead) {
 		add_finding(r, SEV_UNKNOWN, "not-checked",
-		            "not checked: the resolver did not answer");
+			    "not checked: the resolver did not answer");
 		r->failure = EX_UNAVAILABLE;
 		return;
 	}
 	lookup(ck, r->fqdn, LDNS_RR_TYPE_MX, &ans);
 	if (ans.status == LOOKUP_NXDOMAIN) {
 		add_finding(r, SEV_WARNING, "nxdomain",
-		            "%s does not exist (NXDOMAIN): mail to it fails already; check the "
-		            "spelling, and publish a null MX if the name comes into use",
-		            r->name);
+			    "%s does not exist (NXDOMAIN): mail to it fails already; check the "
+			    "spelling, and publish a null MX if the name comes into use",
+			    r->name);
 		return;
 	}
 	if (ans.status != LOOKUP_OK) {
@@ -684,7 +684,7 @@ static void print_json_report(FILE *out, const struct report *r)
 	fprintf(out, ",\"verdict\":\"%s\",\"findings\":[", severity_names[report_verdict(r)]);
 	for (size_t i = 0; i < r->nfindings; i++) {
 		fprintf(out, "%s{\"severity\":\"%s\",\"code\":\"%s\",\"message\":", i ? "," : "",
-		        severity_names[r->findings[i].sev], r->findings[i].code);
+			severity_names[r->findings[i].sev], r->findings[i].code);
 		json_string(out, r->findings[i].text);
 		fputc('}', out);
 	}
@@ -713,10 +713,10 @@ static void print_text(FILE *out, const struct report *reports, size_t n)
 		const struct report *r = &reports[i];
 
 		fprintf(out, "%s%s: %s\n", i ? "\n" : "", r->name,
-		        severity_names[report_verdict(r)]);
+			severity_names[report_verdict(r)]);
 		for (size_t k = 0; k < r->nfindings; k++)
 			fprintf(out, "  %s: %s\n", severity_names[r->findings[k].sev],
-			        r->findings[k].text);
+				r->findings[k].text);
 		if (r->nsuggested)
 			fprintf(out, "; suggested records for %s\n", r->name);
 		for (size_t k = 0; k < r->nsuggested; k++)
@@ -828,15 +828,15 @@ static ldns_resolver *resolver_open(const char *spec)
 		st = ldns_resolver_new_frm_file(&res, NULL);
 		if (st != LDNS_STATUS_OK) {
 			fprintf(stderr, "nullmxd check-dns: /etc/resolv.conf: %s\n",
-			        ldns_get_errorstr_by_id(st));
+				ldns_get_errorstr_by_id(st));
 			return NULL;
 		}
 	} else {
 		if (!(addr = resolver_addr(spec, &port))) {
 			fprintf(stderr,
-			        "nullmxd check-dns: --resolver wants an IP address and "
-			        "an optional port, not %s\n",
-			        spec);
+				"nullmxd check-dns: --resolver wants an IP address and "
+				"an optional port, not %s\n",
+				spec);
 			return NULL;
 		}
 		res = ldns_resolver_new();
@@ -850,8 +850,8 @@ static ldns_resolver *resolver_open(const char *spec)
 		ldns_resolver_set_port(res, port);
 	}
 	ldns_resolver_set_timeout(res,
-	                          (struct timeval){.tv_sec = CHECKDNS_TIMEOUT_MS / 1000,
-	                                           .tv_usec = CHECKDNS_TIMEOUT_MS % 1000 * 1000});
+				  (struct timeval){.tv_sec = CHECKDNS_TIMEOUT_MS / 1000,
+						   .tv_usec = CHECKDNS_TIMEOUT_MS % 1000 * 1000});
 	ldns_resolver_set_retry(res, CHECKDNS_TRIES);
 	ldns_resolver_set_retrans(res, 0);
 	ldns_resolver_set_recursive(res, true);
@@ -873,9 +873,9 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {{"resolver", required_argument, NULL, 'r'},
-	                                         {"json", no_argument, NULL, 'j'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {NULL, 0, NULL, 0}};
+						 {"json", no_argument, NULL, 'j'},
+						 {"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
 	int c;
 
 	memset(opt, 0, sizeof *opt);

@@ -37,17 +37,16 @@ struct spec {
 __attribute__((format(printf, 4, 0))) static void
 vreport(struct loader *ld, const config_setting_t *s, const char *kind, const char *fmt, va_list ap)
 {
-	const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s)
-							      : ld->path;
+	const char *file =
+		s && config_setting_source_file(s) ? config_setting_source_file(s) : ld->path;
 
 	fprintf(ld->diag, "%s:%u: %s", file, s ? config_setting_source_line(s) : 0, kind);
 	vfprintf(ld->diag, fmt, ap);
 	fputc('\n', ld->diag);
 }
 
-__attribute__((format(printf, 3, 4))) void error_at(struct loader *ld,
-							 const config_setting_t *s,
-							 const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) void error_at(struct loader *ld, const config_setting_t *s,
+						    const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -56,9 +55,8 @@ __attribute__((format(printf, 3, 4))) void error_at(struct loader *ld,
 	ld->errors++;
 }
 
-__attribute__((format(printf, 3, 4))) void warn_at(struct loader *ld,
-							const config_setting_t *s,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) void warn_at(struct loader *ld, const config_setting_t *s,
+						   const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -82,8 +80,8 @@ const char *type_name(const config_setting_t *s)
 }
 
 /* Rejects keys nobody reads: a typo must not silently fall back to a default. */
-void check_known(struct loader *ld, const config_setting_t *group,
-			const char *const *known, const char *where)
+void check_known(struct loader *ld, const config_setting_t *group, const char *const *known,
+		 const char *where)
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
 		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
@@ -135,8 +133,8 @@ static long long integer_as_written(const struct loader *ld, const config_settin
 	return errno == ERANGE ? (written < 0 ? LLONG_MIN : LLONG_MAX) : written;
 }
 
-bool get_integer(struct loader *ld, const config_setting_t *s, const char *key,
-			long long min, long long max, long long *out)
+bool get_integer(struct loader *ld, const config_setting_t *s, const char *key, long long min,
+		 long long max, long long *out)
 {
 	if (!config_setting_is_number(s) || config_setting_type(s) == CONFIG_TYPE_FLOAT) {
 		error_at(ld, s, "%s must be an integer, not %s", key, type_name(s));
@@ -203,8 +201,8 @@ static void get_seconds(struct loader *ld, const config_setting_t *s, const char
 	*out_ms = (unsigned)(sec * 1000 + 0.5);
 }
 
-static void get_uint32(struct loader *ld, const config_setting_t *s, const char *key,
-		       long long min, long long max, uint32_t *out)
+static void get_uint32(struct loader *ld, const config_setting_t *s, const char *key, long long min,
+		       long long max, uint32_t *out)
 {
 	long long v;
 
@@ -214,7 +212,7 @@ static void get_uint32(struct loader *ld, const config_setting_t *s, const char 
 
 /* Looks up a string key among choices; returns its index or -1 (error reported). */
 int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
-		      const char *const *choices, const char *list)
+	       const char *const *choices, const char *list)
 {
 	const char *v = get_string(ld, s, key);
 
@@ -244,8 +242,9 @@ static void default_hostname(struct loader *ld, struct spec *sp)
 	if (hostname_default(sp->hostname, sizeof(sp->hostname)) != 0)
 		error_at(ld, NULL, "hostname: the system has no hostname; set one here");
 	else if (!hostname_valid(sp->hostname))
-		error_at(ld, NULL, "hostname '%s' (from the system) is not a domain name or "
-				   "address literal; set hostname",
+		error_at(ld, NULL,
+			 "hostname '%s' (from the system) is not a domain name or "
+			 "address literal; set hostname",
 			 sp->hostname);
 }
 
@@ -268,7 +267,8 @@ static void get_reply(struct loader *ld, const config_setting_t *s, struct spec 
 				return;
 		}
 	} else {
-		error_at(ld, s, "reply must be a string or a list of strings, not %s", type_name(s));
+		error_at(ld, s, "reply must be a string or a list of strings, not %s",
+			 type_name(s));
 		return;
 	}
 	sp->reply_at = s;
@@ -320,7 +320,8 @@ static void get_proxy_from(struct loader *ld, const config_setting_t *s, struct 
 {
 	int n = config_setting_length(s);
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
 		error_at(ld, s, "proxy_from must be a list of addresses or CIDR prefixes, not %s",
 			 type_name(s));
 		return;
@@ -355,7 +356,8 @@ static void get_proxy(struct loader *ld, const config_setting_t *group, struct s
 		return;
 	}
 	if (proxy_allow_parse(v, &allow) != 0) {
-		error_at(ld, s, "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"%s\"", v);
+		error_at(ld, s,
+			 "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"%s\"", v);
 		return;
 	}
 	sp->base.proxy = allow;
@@ -412,7 +414,10 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 			if (strcmp(v, facilities[i].name) == 0)
 				break;
 		if (i == (int)(sizeof(facilities) / sizeof(facilities[0])))
-			error_at(ld, e, "log.facility must be mail, daemon, user or local0..local7, not \"%s\"", v);
+			error_at(ld, e,
+				 "log.facility must be mail, daemon, user or local0..local7, not "
+				 "\"%s\"",
+				 v);
 		else
 			cfg->log.facility = facilities[i].value;
 	}
@@ -427,12 +432,14 @@ static void lint_reply(struct loader *ld, const struct spec *sp, const struct pr
 		return;
 	found = reply_lint(p->replies[SMTP_REPLY_GREETING], p->hostname);
 	if (found & REPLY_LINT_HOST_FIRST)
-		warn_at(ld, sp->reply_at, "reply: the first line does not start with the hostname "
-					  "'%s' (RFC 1846 section 4.1, RFC 5321 section 4.3.1)",
+		warn_at(ld, sp->reply_at,
+			"reply: the first line does not start with the hostname "
+			"'%s' (RFC 1846 section 4.1, RFC 5321 section 4.3.1)",
 			p->hostname);
 	if (found & REPLY_LINT_ENHANCED_LAST)
-		warn_at(ld, sp->reply_at, "reply: the last line has no enhanced status code such as "
-					  "5.3.2 right after 521 (Postfix reads it only there)");
+		warn_at(ld, sp->reply_at,
+			"reply: the last line has no enhanced status code such as "
+			"5.3.2 right after 521 (Postfix reads it only there)");
 }
 
 static struct profile *build_profile(struct loader *ld, const struct spec *sp, bool lint)
@@ -489,7 +496,7 @@ static void add_listen(struct loader *ld, struct config *cfg, const config_setti
 static void parse_listen_entry(struct loader *ld, const config_setting_t *e,
 			       const struct spec *base, struct config *cfg)
 {
-	static const char *const known[] = {"address", "hostname", "reply",	  "mode",
+	static const char *const known[] = {"address",    "hostname", "reply",      "mode",
 					    "rcpt_reply", "proxy",    "proxy_from", NULL};
 	struct spec sp = *base;
 	const config_setting_t *a;
@@ -567,8 +574,8 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 		    CONFIG_TIMEOUT_MAX_MS, &sp->base.drain_timeout_ms);
 	get_seconds(ld, config_setting_get_member(root, "idle_timeout"), "idle_timeout", 1000,
 		    CONFIG_TIMEOUT_MAX_MS, &sp->base.idle_timeout_ms);
-	get_seconds(ld, config_setting_get_member(root, "session_timeout"), "session_timeout",
-		    1000, CONFIG_TIMEOUT_MAX_MS, &sp->base.session_timeout_ms);
+	get_seconds(ld, config_setting_get_member(root, "session_timeout"), "session_timeout", 1000,
+		    CONFIG_TIMEOUT_MAX_MS, &sp->base.session_timeout_ms);
 	/* proxy-protocol.txt: a receiver should wait at least 3 seconds for the header. */
 	get_seconds(ld, config_setting_get_member(root, "proxy_timeout"), "proxy_timeout", 3000,
 		    CONFIG_TIMEOUT_MAX_MS, &sp->base.proxy_timeout_ms);
@@ -582,8 +589,7 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 }
 
 /* Names only, checked now so a typo is a file:line error and not a failed start. */
-static void parse_account(struct loader *ld, const config_setting_t *s, const char *key,
-			  char **out)
+static void parse_account(struct loader *ld, const config_setting_t *s, const char *key, char **out)
 {
 	const char *name = s ? get_string(ld, s, key) : NULL;
 	bool user = strcmp(key, "user") == 0;
@@ -600,11 +606,23 @@ static void parse_account(struct loader *ld, const config_setting_t *s, const ch
 
 static void parse_root(struct loader *ld, const config_setting_t *root, struct config *cfg)
 {
-	static const char *const known[] = {
-		"listen",	 "hostname",	  "reply",	   "mode",	    "rcpt_reply",
-		"max_connections", "drain_timeout", "drain_bytes", "idle_timeout", "session_timeout",
-		"max_commands",	 "proxy_timeout", "log",	   "user",
-		"group",	 CONFIG_FLOOD_ROOT_KEYS, NULL};
+	static const char *const known[] = {"listen",
+					    "hostname",
+					    "reply",
+					    "mode",
+					    "rcpt_reply",
+					    "max_connections",
+					    "drain_timeout",
+					    "drain_bytes",
+					    "idle_timeout",
+					    "session_timeout",
+					    "max_commands",
+					    "proxy_timeout",
+					    "log",
+					    "user",
+					    "group",
+					    CONFIG_FLOOD_ROOT_KEYS,
+					    NULL};
 	const config_setting_t *s;
 	struct spec base = {0};
 	long long v;
@@ -715,8 +733,9 @@ static void print_listener(FILE *out, const struct listen_addr *a)
 			char ip[INET6_ADDRSTRLEN];
 			const struct cidr *c = &p->proxy_from[i];
 			inet_ntop(c->net.sa.sa_family,
-				  c->net.sa.sa_family == AF_INET ? (const void *)&c->net.in.sin_addr
-								 : (const void *)&c->net.in6.sin6_addr,
+				  c->net.sa.sa_family == AF_INET
+					  ? (const void *)&c->net.in.sin_addr
+					  : (const void *)&c->net.in6.sin6_addr,
 				  ip, sizeof(ip));
 			fprintf(out, " %s/%u", ip, c->bits);
 		}
@@ -747,7 +766,8 @@ void config_print(const struct config *cfg, FILE *out)
 	if (cfg->max_connections)
 		fprintf(out, "max_connections %lu\n", cfg->max_connections);
 	else
-		fprintf(out, "max_connections auto (open-file limit minus %d)\n", CONFIG_FD_RESERVE);
+		fprintf(out, "max_connections auto (open-file limit minus %d)\n",
+			CONFIG_FD_RESERVE);
 	print_ms(out, "drain_timeout", p->drain_timeout_ms);
 	fprintf(out, "drain_bytes %u\n", p->drain_bytes);
 	print_ms(out, "idle_timeout", p->idle_timeout_ms);
@@ -757,7 +777,8 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
 	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
-	fprintf(out, "user %s\n", cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
+	fprintf(out, "user %s\n",
+		cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
 	fprintf(out, "group %s\n", cfg->group ? cfg->group : "auto (the user's primary group)");
 	config_print_flood(cfg, out);
 }

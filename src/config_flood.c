@@ -27,8 +27,9 @@ static bool is_group(struct loader *ld, const config_setting_t *s, const char *n
 
 static void parse_limits(struct loader *ld, const config_setting_t *s, struct guard_settings *g)
 {
-	static const char *const known[] = {"per_ip_connections", "per_ip_rate", "per_ip_window",
-					    "ipv6_prefix", "max_clients", "over_limit", NULL};
+	static const char *const known[] = {
+		"per_ip_connections", "per_ip_rate", "per_ip_window", "ipv6_prefix", "max_clients",
+		"over_limit",         NULL};
 	static const char *const modes[] = {"reply", "close", NULL};
 	const config_setting_t *e;
 	int i;
@@ -56,8 +57,9 @@ static void parse_hash_key(struct loader *ld, const config_setting_t *s, struct 
 	if (!key)
 		return;
 	if (strlen(key) < 16) {
-		error_at(ld, s, "log.hash_key must be at least 16 characters (a secret: the "
-				"tokens of all 2^32 IPv4 addresses can be computed from it)");
+		error_at(ld, s,
+			 "log.hash_key must be at least 16 characters (a secret: the "
+			 "tokens of all 2^32 IPv4 addresses can be computed from it)");
 		return;
 	}
 	if (anon_key_from_text(key, cfg->anon.key) != 0) {
@@ -78,13 +80,15 @@ static void parse_log_flood(struct loader *ld, const config_setting_t *s, struct
 
 	if (!s || config_setting_type(s) != CONFIG_TYPE_GROUP)
 		return; /* config.c reports a log that is not a group */
-	get_uint(ld, s, "per_ip_lines", "log.per_ip_lines", 0, GUARD_COUNT_MAX, &g->log_per_ip_lines);
+	get_uint(ld, s, "per_ip_lines", "log.per_ip_lines", 0, GUARD_COUNT_MAX,
+		 &g->log_per_ip_lines);
 	get_uint(ld, s, "per_ip_window", "log.per_ip_window", 1, GUARD_WINDOW_MAX_S,
 		 &g->log_per_ip_window_s);
 	get_uint(ld, s, "max_lines_per_second", "log.max_lines_per_second", 0, GUARD_COUNT_MAX,
 		 &g->log_max_lines_per_second);
 	if ((e = config_setting_get_member(s, "anonymize")) &&
-	    (i = get_choice(ld, e, "log.anonymize", modes, "\"none\", \"truncate\", \"hash\"")) >= 0)
+	    (i = get_choice(ld, e, "log.anonymize", modes, "\"none\", \"truncate\", \"hash\"")) >=
+		    0)
 		cfg->anon.mode = (enum anon_mode)i;
 	get_uint(ld, s, "truncate_ipv4", "log.truncate_ipv4", 0, 32, &cfg->anon.truncate_ipv4);
 	get_uint(ld, s, "truncate_ipv6", "log.truncate_ipv6", 0, 128, &cfg->anon.truncate_ipv6);
@@ -107,7 +111,8 @@ static void parse_metrics(struct loader *ld, const config_setting_t *s, struct m
 	if (!(text = get_string(ld, e, "metrics.listen")))
 		return;
 	if (parse_addr(text, &m->addr) != 0 || strlen(text) >= sizeof(m->text)) {
-		error_at(ld, e, "metrics.listen: bad address '%s' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
+		error_at(ld, e,
+			 "metrics.listen: bad address '%s' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
 			 text);
 		return;
 	}
@@ -128,8 +133,8 @@ void config_parse_flood(struct loader *ld, const config_setting_t *root, struct 
 		.log_per_ip_window_s = GUARD_LOG_PER_IP_WINDOW_S,
 		.log_max_lines_per_second = GUARD_LOG_MAX_LINES_PER_SECOND,
 	};
-	cfg->anon = (struct anon_settings){.mode = ANON_NONE, .truncate_ipv4 = 24,
-					   .truncate_ipv6 = 48};
+	cfg->anon =
+		(struct anon_settings){.mode = ANON_NONE, .truncate_ipv4 = 24, .truncate_ipv6 = 48};
 	memset(&cfg->metrics, 0, sizeof(cfg->metrics));
 	parse_limits(ld, config_setting_get_member(root, "limits"), &cfg->guard);
 	parse_log_flood(ld, config_setting_get_member(root, "log"), cfg);

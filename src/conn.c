@@ -91,8 +91,8 @@ struct session {
 	struct conn *prev, *next; /* every open session, for a stop request */
 	struct smtp_reader reader;
 	uint64_t session_deadline_ms;
-	union sockaddr_any proxy;  /* the proxy's own address, when a header named a client */
-	unsigned char *header;	   /* the PROXY header read so far */
+	union sockaddr_any proxy; /* the proxy's own address, when a header named a client */
+	unsigned char *header;    /* the PROXY header read so far */
 	uint16_t header_len;
 };
 
@@ -110,11 +110,11 @@ struct conn {
 	uint64_t drain_from; /* bytes_in when the drain began */
 	size_t bytes_out;
 	uint8_t phase;
-	uint8_t end;     /* why the session ended, when it ended itself */
-	uint8_t handles; /* open libuv handles; the memory goes with the last */
+	uint8_t end;             /* why the session ended, when it ended itself */
+	uint8_t handles;         /* open libuv handles; the memory goes with the last */
 	struct guard_ref client; /* the client's entry in the limits table */
-	uint8_t queue; /* its drain queue, or its check stage */
-	uint8_t listed; /* LISTED_NONE, LISTED_DRAIN or LISTED_CHECK */
+	uint8_t queue;           /* its drain queue, or its check stage */
+	uint8_t listed;          /* LISTED_NONE, LISTED_DRAIN or LISTED_CHECK */
 	bool closing;
 };
 
@@ -144,7 +144,7 @@ static struct {
 	struct conn *sessions;
 	size_t count;
 	bool stopping;
-	int reserve; /* a descriptor to give back when there are none (EMFILE) */
+	int reserve;                /* a descriptor to give back when there are none (EMFILE) */
 	char discard[DISCARD_SIZE]; /* every read lands here: nothing is kept but counts */
 } cs;
 
@@ -442,7 +442,7 @@ static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind)
 static uv_buf_t refusal_buf(const struct conn *c)
 {
 	return reply_buf(c, c->profile->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
-								 : SMTP_REPLY_GREETING);
+							       : SMTP_REPLY_GREETING);
 }
 
 struct queued_write {
@@ -613,7 +613,7 @@ static void session_input(struct conn *c, const char *p, size_t len)
 	} else if (c->end != END_NONE) {
 		begin_drain(c);
 		c->drain_from -= len; /* what followed the last command is drained input */
-	} else if (answered > 0) { /* a client trickling bytes of one line is still idle */
+	} else if (answered > 0) {    /* a client trickling bytes of one line is still idle */
 		arm_session_timer(c, c->profile->idle_timeout_ms);
 	}
 }
@@ -656,13 +656,9 @@ static void proxy_input(struct conn *c, const char *p, size_t len)
 	memcpy(s->header + before, p, take);
 	s->header_len = (uint16_t)(before + take);
 	switch (proxy_parse(s->header, s->header_len, (enum proxy_allow)c->profile->proxy, &r)) {
-	case PROXY_NEED_MORE:
-		return;
-	case PROXY_INVALID:
-		conn_close(c, END_PROXY_INVALID);
-		return;
-	case PROXY_DONE:
-		break;
+	case PROXY_NEED_MORE: return;
+	case PROXY_INVALID: conn_close(c, END_PROXY_INVALID); return;
+	case PROXY_DONE: break;
 	}
 	if (!r.local) {
 		s->proxy = c->peer;
@@ -729,14 +725,9 @@ static void shed(struct conn *c, enum end_reason why)
 static bool admit(struct conn *c)
 {
 	switch (guard_admit(&c->client, &c->peer.sa)) {
-	case GUARD_OK:
-		return true;
-	case GUARD_LIMIT_REPLY:
-		shed(c, END_LIMIT);
-		return false;
-	case GUARD_LIMIT_CLOSE:
-		conn_close(c, END_LIMIT);
-		return false;
+	case GUARD_OK: return true;
+	case GUARD_LIMIT_REPLY: shed(c, END_LIMIT); return false;
+	case GUARD_LIMIT_CLOSE: conn_close(c, END_LIMIT); return false;
 	}
 	return true;
 }
@@ -843,8 +834,8 @@ static void conn_start(struct listener *l, int fd, const union sockaddr_any *pee
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (!c) {
-		log_warnx("out of memory: a connection on %s port %u closed without a reply",
-			  l->ip, l->port);
+		log_warnx("out of memory: a connection on %s port %u closed without a reply", l->ip,
+			  l->port);
 		close(fd);
 		return;
 	}
@@ -867,9 +858,10 @@ static void conn_start(struct listener *l, int fd, const union sockaddr_any *pee
  */
 static void answer_without_descriptor(struct listener *l)
 {
-	const struct reply *r = l->profile->replies[l->profile->mode == SMTP_MODE_RCPT
-							   ? SMTP_REPLY_TOO_MANY_COMMANDS
-							   : SMTP_REPLY_GREETING];
+	const struct reply *r =
+		l->profile
+			->replies[l->profile->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
+								     : SMTP_REPLY_GREETING];
 	int fd;
 
 	if (cs.reserve < 0) {

@@ -25,7 +25,7 @@ static struct {
 	uv_timer_t tick;
 	struct guard_settings set;
 	struct iptable *table;
-	uint32_t whead, wtail; /* open log windows, oldest first */
+	uint32_t whead, wtail;   /* open log windows, oldest first */
 	struct retired *retired; /* old tables that connections still pin */
 	uint64_t second;         /* the global ceiling's current second */
 	uint32_t second_lines;
@@ -95,7 +95,8 @@ static void windows_close(uint32_t until)
 {
 	struct ipentry *e;
 
-	while ((e = iptable_at(g.table, g.whead)) && until - e->log_start_s >= g.set.log_per_ip_window_s)
+	while ((e = iptable_at(g.table, g.whead)) &&
+	       until - e->log_start_s >= g.set.log_per_ip_window_s)
 		window_end(e);
 }
 
@@ -190,7 +191,7 @@ int guard_configure(const struct guard_settings *s)
 {
 	bool want = s->per_ip_connections || s->per_ip_rate || s->log_per_ip_lines;
 	uint32_t ttl = s->per_ip_window_s > s->log_per_ip_window_s ? s->per_ip_window_s
-								    : s->log_per_ip_window_s;
+								   : s->log_per_ip_window_s;
 
 	if (g.table && (!want || !same_shape(&g.set, s)))
 		retire_table();

@@ -21,8 +21,8 @@ struct iptable {
 	uint32_t ttl_s;
 	uint32_t count;
 	uint32_t pinned;
-	uint32_t free_next; /* entries never used yet start here */
-	uint32_t free_head; /* dropped entries, chained through hnext (index + 1) */
+	uint32_t free_next;  /* entries never used yet start here */
+	uint32_t free_head;  /* dropped entries, chained through hnext (index + 1) */
 	uint32_t head, tail; /* the idle list: head is the newest */
 	iptable_evict_cb *evict;
 	void *evict_arg;

@@ -103,7 +103,8 @@ int listener_adopt(struct listener *l, uv_loop_t *loop, int fd, const char *fdna
 		return -errno;
 	if (type != SOCK_STREAM)
 		return UV_EINVAL;
-	if ((err = start_listening(l, loop, fdname)) != 0 && !uv_is_closing((uv_handle_t *)&l->poll))
+	if ((err = start_listening(l, loop, fdname)) != 0 &&
+	    !uv_is_closing((uv_handle_t *)&l->poll))
 		close(l->fd);
 	return err;
 }

@@ -253,7 +253,7 @@ void log_end(void)
 {
 	if (json())
 		lg.buf[lg.len++] = '}'; /* room() kept a byte for it */
-	lg.buf[lg.len++] = '\n'; /* and log_begin one past LOG_LINE_MAX */
+	lg.buf[lg.len++] = '\n';        /* and log_begin one past LOG_LINE_MAX */
 	if (lg.configured && lg.set.target == LOG_TARGET_SYSLOG) {
 		syslog(lg.priority, "%.*s", (int)(lg.len - lg.start - 1), lg.buf + lg.start);
 		lg.len = lg.start;

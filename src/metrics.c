@@ -109,7 +109,8 @@ static void respond(struct mclient *m, const char *status, const char *extra, ch
 	free(body);
 	buf = uv_buf_init(m->response, (unsigned)m->len);
 	m->write_req.data = m;
-	if (!f || !m->response || uv_write(&m->write_req, (uv_stream_t *)&m->tcp, &buf, 1, on_write) != 0)
+	if (!f || !m->response ||
+	    uv_write(&m->write_req, (uv_stream_t *)&m->tcp, &buf, 1, on_write) != 0)
 		client_close(m);
 }
 
@@ -133,7 +134,8 @@ static void handle(struct mclient *m)
 		respond(m, "400 Bad Request", plain, body, blen);
 	} else if ((size_t)(sp1 - m->buf) != 3 || memcmp(m->buf, "GET", 3) != 0) {
 		body = text("only GET\n", &blen);
-		respond(m, "405 Method Not Allowed", "Allow: GET\r\nContent-Type: text/plain; charset=utf-8\r\n", body, blen);
+		respond(m, "405 Method Not Allowed",
+			"Allow: GET\r\nContent-Type: text/plain; charset=utf-8\r\n", body, blen);
 	} else if (!((plen == 8 && memcmp(sp1 + 1, "/metrics", 8) == 0) ||
 		     (plen > 8 && memcmp(sp1 + 1, "/metrics?", 9) == 0))) {
 		body = text("not found: try /metrics\n", &blen);
@@ -141,7 +143,8 @@ static void handle(struct mclient *m)
 	} else {
 		body = metrics_render(&blen);
 		respond(m, body ? "200 OK" : "500 Internal Server Error",
-			"Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", body, body ? blen : 0);
+			"Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", body,
+			body ? blen : 0);
 	}
 }
 
@@ -310,7 +313,9 @@ static void family_reason(FILE *f, size_t li, int fam, unsigned r)
 	uint64_t n = stats.listeners[li].conns[fam][r];
 
 	if (n)
-		fprintf(f, "nullmxd_connections_total{listener=\"%s\",family=\"%s\",reason=\"%s\"} %llu\n",
+		fprintf(f,
+			"nullmxd_connections_total{listener=\"%s\",family=\"%s\",reason=\"%s\"} "
+			"%llu\n",
 			stats.listeners[li].label, families[fam], stats.reasons[r],
 			(unsigned long long)n);
 }
@@ -329,7 +334,8 @@ char *metrics_render(size_t *len)
 		return NULL;
 	metric(f, "nullmxd_build_info", "gauge", "Always 1; the version is in the label.");
 	fprintf(f, "nullmxd_build_info{version=\"%s\"} 1\n", NULLMXD_VERSION);
-	metric(f, "nullmxd_start_time_seconds", "gauge", "Start time of the process, Unix seconds.");
+	metric(f, "nullmxd_start_time_seconds", "gauge",
+	       "Start time of the process, Unix seconds.");
 	fprintf(f, "nullmxd_start_time_seconds %llu\n", (unsigned long long)stats.start_time);
 	metric(f, "nullmxd_connections_total", "counter",
 	       "Connections ended, by listener, client address family and end reason.");
@@ -344,7 +350,8 @@ char *metrics_render(size_t *len)
 		(unsigned long long)stats.limit[STATS_LIMIT_CONNECTIONS]);
 	fprintf(f, "nullmxd_limit_hits_total{limit=\"rate\"} %llu\n",
 		(unsigned long long)stats.limit[STATS_LIMIT_RATE]);
-	metric(f, "nullmxd_received_bytes_total", "counter", "Bytes read from clients (and discarded).");
+	metric(f, "nullmxd_received_bytes_total", "counter",
+	       "Bytes read from clients (and discarded).");
 	fprintf(f, "nullmxd_received_bytes_total %llu\n", (unsigned long long)stats.bytes_in);
 	metric(f, "nullmxd_sent_bytes_total", "counter", "Bytes of replies written to clients.");
 	fprintf(f, "nullmxd_sent_bytes_total %llu\n", (unsigned long long)stats.bytes_out);
@@ -365,10 +372,12 @@ char *metrics_render(size_t *len)
 	fprintf(f, "nullmxd_tracked_clients %u\n", stats.tracked);
 	metric(f, "nullmxd_untracked_connections_total", "counter",
 	       "Connections admitted untracked because every table entry was in use.");
-	fprintf(f, "nullmxd_untracked_connections_total %llu\n", (unsigned long long)stats.untracked);
+	fprintf(f, "nullmxd_untracked_connections_total %llu\n",
+		(unsigned long long)stats.untracked);
 	metric(f, "nullmxd_metrics_requests_total", "counter",
 	       "Requests the metrics listener answered, this one included.");
-	fprintf(f, "nullmxd_metrics_requests_total %llu\n", (unsigned long long)stats.metrics_requests);
+	fprintf(f, "nullmxd_metrics_requests_total %llu\n",
+		(unsigned long long)stats.metrics_requests);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;

@@ -23,7 +23,8 @@ static int resolve_user(struct privdrop *p, const char *user)
 	}
 	if (!pw) {
 		log_warnx(user ? "user %s: no such account"
-			       : "neither the %s nor the " PRIVDROP_FALLBACK_USER " account exists; "
+			       : "neither the %s nor the " PRIVDROP_FALLBACK_USER
+				 " account exists; "
 				 "set user in the config",
 			  name);
 		return -1;

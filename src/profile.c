@@ -26,8 +26,8 @@ int profile_build(struct profile *p, const struct profile_text *t, char *err, si
 	for (int k = 0; k < SMTP_REPLY_KINDS; k++) {
 		if (!smtp_default_reply(p->mode, (enum smtp_reply_kind)k))
 			continue;
-		p->replies[k] = build_kind(p, t, (enum smtp_reply_kind)k, err, errlen, from_rcpt,
-					   bad_line);
+		p->replies[k] =
+			build_kind(p, t, (enum smtp_reply_kind)k, err, errlen, from_rcpt, bad_line);
 		if (!p->replies[k])
 			return -1;
 	}

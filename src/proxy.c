@@ -209,11 +209,8 @@ static enum proxy_status v1_body(struct cursor *c, struct proxy_result *out)
 			if (i == 2)
 				return v1_unknown(c, out);
 			return v1_addresses(c, i == 0 ? AF_INET : AF_INET6, out);
-		case PROXY_NEED_MORE:
-			partial = true;
-			break;
-		case PROXY_INVALID:
-			break;
+		case PROXY_NEED_MORE: partial = true; break;
+		case PROXY_INVALID: break;
 		}
 	}
 	return partial ? PROXY_NEED_MORE : invalid(out, "bad v1 protocol");

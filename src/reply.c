@@ -34,16 +34,20 @@ static long expand(const char *tpl, const char *host, char *out, size_t cap, cha
 				piece = host;
 				len = strlen(host);
 			} else if (p[1] == '\0') {
-				snprintf(err, errlen, "lone %% at the end (write %%%% for a percent sign)");
+				snprintf(err, errlen,
+					 "lone %% at the end (write %%%% for a percent sign)");
 				return -1;
 			} else if (p[1] != '%') {
-				snprintf(err, errlen, "unknown escape %%%c (%%h is the hostname, %%%% a percent sign)",
+				snprintf(err, errlen,
+					 "unknown escape %%%c (%%h is the hostname, %%%% a percent "
+					 "sign)",
 					 text_char(p[1]) ? p[1] : '?');
 				return -1;
 			}
 			p++;
 		} else if (!text_char(*p)) {
-			snprintf(err, errlen, "byte 0x%02x is not allowed (printable ASCII and tab only)",
+			snprintf(err, errlen,
+				 "byte 0x%02x is not allowed (printable ASCII and tab only)",
 				 (unsigned char)*p);
 			return -1;
 		}
@@ -100,8 +104,8 @@ struct reply *reply_build_coded(const char *line, const char *host, char *err, s
 	size_t bad;
 	const char *text = line + 4;
 
-	if (strlen(line) < 4 || line[0] != '5' || line[1] < '0' || line[1] > '9' ||
-	    line[2] < '0' || line[2] > '9' || line[3] != ' ') {
+	if (strlen(line) < 4 || line[0] != '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+	    line[2] > '9' || line[3] != ' ') {
 		snprintf(err, errlen, "must start with a permanent code 5xx and a space");
 		return NULL;
 	}

@@ -90,7 +90,8 @@ static int open_listener(uv_loop_t *loop, const struct listen_addr *a)
 	int err;
 
 	if (activation_active() && !(passed = activation_take(&a->addr))) {
-		log_warnx("listen %s: the service manager passed no socket for it; not listening there",
+		log_warnx("listen %s: the service manager passed no socket for it; not listening "
+			  "there",
 			  a->text);
 		return 0;
 	}
@@ -220,7 +221,7 @@ void server_stop(const char *signal_name)
 	log_end();
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		listener_close(&srv.listeners[i]);
-	guard_stop();	/* pending summaries, then every line */
+	guard_stop(); /* pending summaries, then every line */
 	metrics_stop();
 	conn_stop_all();
 }

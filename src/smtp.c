@@ -34,22 +34,14 @@ struct verb_def {
  * this host never does, so VRFY gets 502 as §7.3 allows for servers that disable it.
  */
 static const struct verb_def verbs[] = {
-	{"HELO", VERB_HELO, ARGS_REQUIRED},
-	{"EHLO", VERB_EHLO, ARGS_REQUIRED},
-	{"MAIL FROM:", VERB_MAIL, ARGS_ANY},
-	{"RCPT TO:", VERB_RCPT, ARGS_ANY},
-	{"DATA", VERB_DATA, ARGS_NONE},
-	{"RSET", VERB_RSET, ARGS_NONE},
-	{"NOOP", VERB_NOOP, ARGS_ANY},
-	{"QUIT", VERB_QUIT, ARGS_NONE},
-	{"VRFY", VERB_UNIMPLEMENTED, ARGS_ANY},
-	{"EXPN", VERB_UNIMPLEMENTED, ARGS_ANY},
-	{"HELP", VERB_UNIMPLEMENTED, ARGS_ANY},
-	{"BDAT", VERB_UNIMPLEMENTED, ARGS_ANY},
-	{"ETRN", VERB_UNIMPLEMENTED, ARGS_ANY},
-	{"TURN", VERB_UNIMPLEMENTED, ARGS_ANY},
-	{"AUTH", VERB_UNIMPLEMENTED, ARGS_ANY},
-	{"STARTTLS", VERB_UNIMPLEMENTED, ARGS_ANY},
+	{"HELO", VERB_HELO, ARGS_REQUIRED},     {"EHLO", VERB_EHLO, ARGS_REQUIRED},
+	{"MAIL FROM:", VERB_MAIL, ARGS_ANY},    {"RCPT TO:", VERB_RCPT, ARGS_ANY},
+	{"DATA", VERB_DATA, ARGS_NONE},         {"RSET", VERB_RSET, ARGS_NONE},
+	{"NOOP", VERB_NOOP, ARGS_ANY},          {"QUIT", VERB_QUIT, ARGS_NONE},
+	{"VRFY", VERB_UNIMPLEMENTED, ARGS_ANY}, {"EXPN", VERB_UNIMPLEMENTED, ARGS_ANY},
+	{"HELP", VERB_UNIMPLEMENTED, ARGS_ANY}, {"BDAT", VERB_UNIMPLEMENTED, ARGS_ANY},
+	{"ETRN", VERB_UNIMPLEMENTED, ARGS_ANY}, {"TURN", VERB_UNIMPLEMENTED, ARGS_ANY},
+	{"AUTH", VERB_UNIMPLEMENTED, ARGS_ANY}, {"STARTTLS", VERB_UNIMPLEMENTED, ARGS_ANY},
 };
 
 struct command {
@@ -93,12 +85,9 @@ static int verb_ends(const struct smtp_reader *r, size_t n)
 static int args_ok(const struct smtp_reader *r, const struct verb_def *v, size_t n)
 {
 	switch (v->args) {
-	case ARGS_NONE:
-		return r->trimmed == n;
-	case ARGS_REQUIRED:
-		return r->trimmed > n + 1;
-	case ARGS_ANY:
-		break;
+	case ARGS_NONE: return r->trimmed == n;
+	case ARGS_REQUIRED: return r->trimmed > n + 1;
+	case ARGS_ANY: break;
 	}
 	return 1;
 }
@@ -139,22 +128,17 @@ static enum smtp_reply_kind rcpt_mode_reply(struct smtp_reader *r, enum verb ver
 	case VERB_DATA:
 		/* RFC 5321 §3.3: 554 "no valid recipients" once MAIL was given. */
 		return r->flags & F_MAIL ? SMTP_REPLY_NO_RCPT_554 : SMTP_REPLY_BAD_SEQUENCE_503;
-	case VERB_RSET:
-		r->flags &= (uint8_t)~F_MAIL;
-		return SMTP_REPLY_OK_250;
-	case VERB_NOOP:
-		return SMTP_REPLY_OK_250;
-	case VERB_UNIMPLEMENTED:
-		return SMTP_REPLY_NOT_IMPLEMENTED_502;
+	case VERB_RSET: r->flags &= (uint8_t)~F_MAIL; return SMTP_REPLY_OK_250;
+	case VERB_NOOP: return SMTP_REPLY_OK_250;
+	case VERB_UNIMPLEMENTED: return SMTP_REPLY_NOT_IMPLEMENTED_502;
 	case VERB_QUIT:
-	case VERB_NONE:
-		break;
+	case VERB_NONE: break;
 	}
 	return SMTP_REPLY_UNRECOGNISED_500;
 }
 
-static void decide_close(struct smtp_reader *r, struct smtp_decision *d,
-			 enum smtp_reply_kind reply, const char *reason)
+static void decide_close(struct smtp_reader *r, struct smtp_decision *d, enum smtp_reply_kind reply,
+			 const char *reason)
 {
 	r->flags |= F_DONE;
 	d->reply = reply;
@@ -215,19 +199,31 @@ size_t smtp_read(struct smtp_reader *r, const void *buf, size_t len, struct smtp
 	return len;
 }
 
-#define LINES(...)                                                                         \
-	(const char *const[]){__VA_ARGS__},                                                \
+#define LINES(...)                                                                                 \
+	(const char *const[]){__VA_ARGS__},                                                        \
 		sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
 
 /*
  * RFC 1846 §4.1 and RFC 5321 §4.3.1: a greeting names the host first. Postfix reads an
  * enhanced code (RFC 3463 X.3.2 goes with 521) only right after the code on the last line.
  */
-#define GREETING_521 {521, LINES("%h does not accept mail", "5.3.2 %h does not accept mail")}
-#define REPLY_521 {521, LINES("5.3.2 %h does not accept mail")}
-#define REPLY_221 {221, LINES("2.0.0 %h closing transmission channel")}
+#define GREETING_521                                                                               \
+	{                                                                                          \
+		521, LINES("%h does not accept mail", "5.3.2 %h does not accept mail")             \
+	}
+#define REPLY_521                                                                                  \
+	{                                                                                          \
+		521, LINES("5.3.2 %h does not accept mail")                                        \
+	}
+#define REPLY_221                                                                                  \
+	{                                                                                          \
+		221, LINES("2.0.0 %h closing transmission channel")                                \
+	}
 /* RFC 5321 §4.5.3.1: "500 Line too long" is the reply for an overlong command line. */
-#define LINE_TOO_LONG {500, LINES("5.5.2 Line too long")}
+#define LINE_TOO_LONG                                                                              \
+	{                                                                                          \
+		500, LINES("5.5.2 Line too long")                                                  \
+	}
 
 static const struct smtp_reply_default quit_mode[SMTP_REPLY_KINDS] = {
 	[SMTP_REPLY_GREETING] = GREETING_521,
@@ -247,7 +243,7 @@ static const struct smtp_reply_default rcpt_mode[SMTP_REPLY_KINDS] = {
 	[SMTP_REPLY_GREETING] = {220, LINES("%h ESMTP accepts no mail")},
 	[SMTP_REPLY_221] = REPLY_221,
 	[SMTP_REPLY_EHLO] = {250, LINES("%h", "PIPELINING", "8BITMIME", "SMTPUTF8",
-					 "ENHANCEDSTATUSCODES")},
+					"ENHANCEDSTATUSCODES")},
 	[SMTP_REPLY_HELO] = {250, LINES("%h")},
 	[SMTP_REPLY_OK_250] = {250, LINES("2.0.0 Ok")},
 	[SMTP_REPLY_RCPT_REJECT] = {550, LINES("5.1.2 %h does not accept mail")},
@@ -265,25 +261,17 @@ static const struct smtp_reply_default close_mode[SMTP_REPLY_KINDS] = {
 	[SMTP_REPLY_GREETING] = GREETING_521,
 };
 
-const struct smtp_reply_default *smtp_default_reply(enum smtp_mode mode,
-						    enum smtp_reply_kind kind)
+const struct smtp_reply_default *smtp_default_reply(enum smtp_mode mode, enum smtp_reply_kind kind)
 {
 	const struct smtp_reply_default *table;
 
 	if ((unsigned)kind >= SMTP_REPLY_KINDS)
 		return NULL;
 	switch (mode) {
-	case SMTP_MODE_CLOSE:
-		table = close_mode;
-		break;
-	case SMTP_MODE_QUIT:
-		table = quit_mode;
-		break;
-	case SMTP_MODE_RCPT:
-		table = rcpt_mode;
-		break;
-	default:
-		return NULL;
+	case SMTP_MODE_CLOSE: table = close_mode; break;
+	case SMTP_MODE_QUIT: table = quit_mode; break;
+	case SMTP_MODE_RCPT: table = rcpt_mode; break;
+	default: return NULL;
 	}
 	return table[kind].code ? &table[kind] : NULL;
 }

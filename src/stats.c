@@ -49,8 +49,8 @@ static size_t listener_slot(const struct listener *l)
 		snprintf(stats.listeners[i].label, sizeof(stats.listeners[i].label), "[%s]:%u",
 			 l->ip, l->port);
 	else
-		snprintf(stats.listeners[i].label, sizeof(stats.listeners[i].label), "%s:%u",
-			 l->ip, l->port);
+		snprintf(stats.listeners[i].label, sizeof(stats.listeners[i].label), "%s:%u", l->ip,
+			 l->port);
 	stats.nlisteners++;
 	return last = i;
 }
@@ -59,10 +59,10 @@ void stats_conn_end(const struct listener *l, const struct sockaddr *peer, unsig
 		    const char *word, uint64_t bytes_in, uint64_t bytes_out)
 {
 	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
-	enum stats_family f = peer->sa_family == AF_INET ? STATS_IPV4
-			      : peer->sa_family != AF_INET6	 ? STATS_UNKNOWN
+	enum stats_family f = peer->sa_family == AF_INET              ? STATS_IPV4
+			      : peer->sa_family != AF_INET6           ? STATS_UNKNOWN
 			      : IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ? STATS_IPV4
-								       : STATS_IPV6;
+								      : STATS_IPV6;
 
 	if (reason >= STATS_REASONS_MAX)
 		reason = STATS_REASONS_MAX - 1;

@@ -37,8 +37,8 @@ static void record(struct trace *t, enum smtp_mode mode, const struct smtp_decis
 	t->n++;
 }
 
-static void run(enum smtp_mode mode, uint32_t max, const uint8_t *p, size_t len,
-		unsigned seed, struct trace *t)
+static void run(enum smtp_mode mode, uint32_t max, const uint8_t *p, size_t len, unsigned seed,
+		struct trace *t)
 {
 	struct smtp_reader r;
 	struct smtp_decision d;

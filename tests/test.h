@@ -11,24 +11,24 @@
 static int test_failures;
 static int test_checks;
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		test_checks++;                                                             \
-		if (!(cond)) {                                                             \
-			test_failures++;                                                   \
-			fprintf(stdout, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		test_checks++;                                                                     \
+		if (!(cond)) {                                                                     \
+			test_failures++;                                                           \
+			fprintf(stdout, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_STR(got, want)                                                               \
-	do {                                                                               \
-		const char *g_ = (got), *w_ = (want);                                      \
-		test_checks++;                                                             \
-		if (!g_ || strcmp(g_, w_) != 0) {                                          \
-			test_failures++;                                                   \
+#define CHECK_STR(got, want)                                                                       \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		test_checks++;                                                                     \
+		if (!g_ || strcmp(g_, w_) != 0) {                                                  \
+			test_failures++;                                                           \
 			fprintf(stdout, "%s:%d: got \"%s\"\n%*swant \"%s\"\n", __FILE__, __LINE__, \
-				g_ ? g_ : "(null)", (int)strlen(__FILE__) + 8, "", w_);    \
-		}                                                                          \
+				g_ ? g_ : "(null)", (int)strlen(__FILE__) + 8, "", w_);            \
+		}                                                                                  \
 	} while (0)
 
 static inline int test_done(void)

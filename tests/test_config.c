@@ -26,12 +26,12 @@ static int load(const char *text, struct config *cfg)
 }
 
 /* Expects exactly one diagnostic, at line, with message. */
-#define CHECK_ERROR(text, line, message)                                               \
-	do {                                                                           \
-		struct config c_;                                                      \
-		CHECK(load(text, &c_) == -1);                                          \
-		snprintf(want, sizeof(want), "%s:%d: %s\n", path, line, message);      \
-		CHECK_STR(diag, want);                                                 \
+#define CHECK_ERROR(text, line, message)                                                           \
+	do {                                                                                       \
+		struct config c_;                                                                  \
+		CHECK(load(text, &c_) == -1);                                                      \
+		snprintf(want, sizeof(want), "%s:%d: %s\n", path, line, message);                  \
+		CHECK_STR(diag, want);                                                             \
 	} while (0)
 
 static void test_unknown_keys(void)
@@ -76,7 +76,8 @@ static void test_ranges(void)
 		    "log.format must be one of \"text\", \"json\", not \"xml\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlog = { facility = \"kern\"; };\n", 2,
 		    "log.facility must be mail, daemon, user or local0..local7, not \"kern\"");
-	CHECK_ERROR("hostname = \"a.example\";\nlisten = [];\n", 2, "listen needs 1 to 64 addresses");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = [];\n", 2,
+		    "listen needs 1 to 64 addresses");
 	/* libconfig wraps these to 0 and 100 without the L suffix */
 	CHECK_ERROR("hostname = \"a.example\";\ndrain_bytes = 4294967296;\n", 2,
 		    "drain_bytes must be between 0 and 1048576, not 4294967296");
@@ -90,10 +91,10 @@ static void test_ranges(void)
 
 static void test_bad_addresses(void)
 {
-	static const char *const bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
-					  "127.0.0.1:+25", "::1:25", "[::1]25", "[::1:25",
-					  "localhost:25", "256.1.1.1:25", "127.1:25", ":25",
-					  "[]:25", "127.0.0.1:0025x"};
+	static const char *const bad[] = {
+		"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:+25", "::1:25",
+		"[::1]25",   "[::1:25",    "localhost:25",    "256.1.1.1:25",  "127.1:25",
+		":25",       "[]:25",      "127.0.0.1:0025x"};
 	char text[256], msg[160];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -109,9 +110,9 @@ static void test_bad_addresses(void)
 
 static void test_bad_hostnames(void)
 {
-	static const char *const bad[] = {"", "-a.example", "a-.example", "a..example",
-					  "a_b.example", "192.0.2.1", "[192.0.2.300]", "[::1]",
-					  "a.example.", "[IPv6:zz]"};
+	static const char *const bad[] = {
+		"",          "-a.example",    "a-.example", "a..example", "a_b.example",
+		"192.0.2.1", "[192.0.2.300]", "[::1]",      "a.example.", "[IPv6:zz]"};
 	char text[256], msg[160];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -126,7 +127,8 @@ static void test_bad_replies(void)
 {
 	CHECK_ERROR("hostname = \"a.example\";\nreply = \"tab\\tok but bell \\x07 no\";\n", 2,
 		    "reply: byte 0x07 is not allowed (printable ASCII and tab only)");
-	CHECK_ERROR("hostname = \"a.example\";\nreply = [\n  \"%h fine\",\n  \"5.3.2 50%x\",\n  \"ok\"\n];\n",
+	CHECK_ERROR("hostname = \"a.example\";\nreply = [\n  \"%h fine\",\n  \"5.3.2 50%x\",\n  "
+		    "\"ok\"\n];\n",
 		    4, "reply: unknown escape %x (%h is the hostname, %% a percent sign)");
 	CHECK_ERROR("hostname = \"a.example\";\nreply = ( \"%h\", 5 );\n", 2,
 		    "reply line must be a string, not an integer");
@@ -148,25 +150,26 @@ static void test_modes_and_listener_groups(void)
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { hostname = \"b.example\"; } );\n", 2,
 		    "a listen group needs an address = \"ADDR:PORT\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
-		    "  ports = 3; } );\n", 3, "unknown key 'listen.ports'");
+		    "  ports = 3; } );\n",
+		    3, "unknown key 'listen.ports'");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
-		    "  proxy = \"v1\"; } );\n", 3,
-		    "proxy needs proxy_from: the addresses allowed to send headers");
+		    "  proxy = \"v1\"; } );\n",
+		    3, "proxy needs proxy_from: the addresses allowed to send headers");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
-		    "  proxy_from = [ \"10.0.0.0/8\" ]; } );\n", 3,
-		    "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
+		    "  proxy_from = [ \"10.0.0.0/8\" ]; } );\n",
+		    3, "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
-		    "  proxy = \"none\"; proxy_from = [ \"bogus\" ]; } );\n", 3,
-		    "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
+		    "  proxy = \"none\"; proxy_from = [ \"bogus\" ]; } );\n",
+		    3, "proxy_from needs proxy = \"v1\", \"v2\" or \"any\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
-		    "  proxy = \"v3\"; proxy_from = [ \"::1\" ]; } );\n", 3,
-		    "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"v3\"");
+		    "  proxy = \"v3\"; proxy_from = [ \"::1\" ]; } );\n",
+		    3, "proxy must be one of \"none\", \"v1\", \"v2\", \"any\", not \"v3\"");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
-		    "  proxy = \"any\"; proxy_from = [ \"10.0.0.0/33\" ]; } );\n", 3,
-		    "proxy_from: bad address or prefix '10.0.0.0/33'");
+		    "  proxy = \"any\"; proxy_from = [ \"10.0.0.0/33\" ]; } );\n",
+		    3, "proxy_from: bad address or prefix '10.0.0.0/33'");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( { address = \"127.0.0.1:25\";\n"
-		    "  hostname = \"b_c.example\"; } );\n", 3,
-		    "hostname 'b_c.example' is not a domain name or address literal");
+		    "  hostname = \"b_c.example\"; } );\n",
+		    3, "hostname 'b_c.example' is not a domain name or address literal");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( \"[::1]:25\", \"[0:0::1]:25\" );\n", 2,
 		    "listen: '[::1]:25' is listed twice");
 }
@@ -190,7 +193,8 @@ static void test_listener_overrides(void)
 	CHECK(p->mode == SMTP_MODE_RCPT && strcmp(p->hostname, "b.example") == 0);
 	CHECK(p->proxy == PROXY_ALLOW_V2 && p->nproxy_from == 2 && p->proxy_from[0].bits == 24);
 	CHECK(p->replies[SMTP_REPLY_RCPT_REJECT]->len == strlen("551 5.1.6 b.example moved\r\n") &&
-	      memcmp(p->replies[SMTP_REPLY_RCPT_REJECT]->wire, "551 5.1.6 b.example moved", 25) == 0);
+	      memcmp(p->replies[SMTP_REPLY_RCPT_REJECT]->wire, "551 5.1.6 b.example moved", 25) ==
+		      0);
 	CHECK(memcmp(p->replies[SMTP_REPLY_GREETING]->wire, "220 b.example ", 14) == 0);
 	config_free(&c);
 }
@@ -222,15 +226,17 @@ static void test_good_config(void)
 		   "drain_bytes = 0;\n"
 		   "log = { format = \"json\"; target = \"syslog\"; facility = \"local3\"; };\n",
 		   &c) == 0);
-	snprintf(want, sizeof(want), "%s:3: warning: reply: the last line has no enhanced status "
-				     "code such as 5.3.2 right after 521 (Postfix reads it only there)\n",
+	snprintf(want, sizeof(want),
+		 "%s:3: warning: reply: the last line has no enhanced status "
+		 "code such as 5.3.2 right after 521 (Postfix reads it only there)\n",
 		 path);
 	CHECK_STR(diag, want);
 	CHECK(c.nlisten == 2 && strcmp(c.listen[1].text, "[::1]:0") == 0);
 	CHECK(c.listen[0].addr.in.sin_port == htons(2525));
 	CHECK(c.listen[1].addr.sa.sa_family == AF_INET6);
 	const struct profile *p = c.listen[0].profile;
-	CHECK(p->replies[SMTP_REPLY_GREETING]->len == strlen("521 [IPv6:2001:db8::25] says no\r\n"));
+	CHECK(p->replies[SMTP_REPLY_GREETING]->len ==
+	      strlen("521 [IPv6:2001:db8::25] says no\r\n"));
 	CHECK(c.max_connections == 1000 && p->drain_timeout_ms == 250 && p->drain_bytes == 0);
 	CHECK(c.listen[1].profile->drain_timeout_ms == 250);
 	CHECK(c.log.format == LOG_FORMAT_JSON && c.log.target == LOG_TARGET_SYSLOG);

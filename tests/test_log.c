@@ -38,8 +38,9 @@ static void test_text_quoting(void)
 	log_end();
 	line = captured();
 	CHECK(line && strncmp(line, "ts=", 3) == 0);
-	CHECK(line && strstr(line, "Z event=conn client=192.0.2.1 msg=\"say \\\"hi\\\"\\\\ now\\x01\" "
-				   "empty=\"\" n=18446744073709551615 z=0\n"));
+	CHECK(line &&
+	      strstr(line, "Z event=conn client=192.0.2.1 msg=\"say \\\"hi\\\"\\\\ now\\x01\" "
+			   "empty=\"\" n=18446744073709551615 z=0\n"));
 }
 
 static void test_json_line_stays_whole_when_cut(void)

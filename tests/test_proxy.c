@@ -213,7 +213,8 @@ static void test_v2_valid(void)
 		      "\xC0\x00\x02\x01\xC6\x33\x64\x02\xDC\x04\x00\x19"
 		      "\x02\x00\x0Bmx.example\x00"
 		      "\x04\x00\x00"
-		      "\xE0\x00\x03" "abc",
+		      "\xE0\x00\x03"
+		      "abc",
 		  V2);
 	CHECK(r.used == 16 + 35);
 	CHECK_STR(ip_of(&r.src), "192.0.2.1:56324");

@@ -103,7 +103,8 @@ static void test_default_shape_and_lint(void)
 			   (REPLY_LINT_HOST_FIRST | REPLY_LINT_ENHANCED_LAST));
 	reply_free(r);
 	r = build(tab, 1);
-	CHECK(r && reply_lint(r, "mx.example.test") == (REPLY_LINT_HOST_FIRST | REPLY_LINT_ENHANCED_LAST));
+	CHECK(r && reply_lint(r, "mx.example.test") ==
+			   (REPLY_LINT_HOST_FIRST | REPLY_LINT_ENHANCED_LAST));
 	reply_free(r);
 }
 

@@ -28,8 +28,7 @@ static const char *kind_name(enum smtp_reply_kind k)
 }
 
 /* Feeds in chunks of `chunk` octets; the decisions as "250 rcpt 221:quit". */
-static const char *run(enum smtp_mode mode, uint32_t max, const char *in, size_t len,
-		       size_t chunk)
+static const char *run(enum smtp_mode mode, uint32_t max, const char *in, size_t len, size_t chunk)
 {
 	static char out[4096];
 	struct smtp_reader r;
@@ -230,9 +229,9 @@ static bool printable(const char *s)
 /* Every kind a mode can produce has a default, every default is valid reply text. */
 static void test_defaults(void)
 {
-	static const enum smtp_reply_kind quit_kinds[] = {
-		SMTP_REPLY_GREETING, SMTP_REPLY_521, SMTP_REPLY_221, SMTP_REPLY_LINE_TOO_LONG,
-		SMTP_REPLY_TOO_MANY_COMMANDS};
+	static const enum smtp_reply_kind quit_kinds[] = {SMTP_REPLY_GREETING, SMTP_REPLY_521,
+							  SMTP_REPLY_221, SMTP_REPLY_LINE_TOO_LONG,
+							  SMTP_REPLY_TOO_MANY_COMMANDS};
 	const struct smtp_reply_default *d;
 
 	for (int m = SMTP_MODE_CLOSE; m <= SMTP_MODE_RCPT; m++) {
@@ -267,7 +266,8 @@ static void test_defaults(void)
 	CHECK(d->code == 250 && d->nlines == 5);
 	CHECK_STR(d->lines[0], "%h");
 	for (size_t i = 0; i < d->nlines; i++)
-		CHECK(strstr(d->lines[i], "STARTTLS") == NULL && strstr(d->lines[i], "AUTH") == NULL);
+		CHECK(strstr(d->lines[i], "STARTTLS") == NULL &&
+		      strstr(d->lines[i], "AUTH") == NULL);
 	d = smtp_default_reply(SMTP_MODE_QUIT, SMTP_REPLY_221);
 	CHECK(d->code == 221);
 	CHECK(smtp_default_reply(SMTP_MODE_QUIT, SMTP_REPLY_TOO_MANY_COMMANDS)->code == 521);
