@@ -72,6 +72,27 @@ class ConnectionTest(unittest.TestCase):
             new.close()
             old.close()
 
+    def test_sigkill_after_load_has_logged_every_finished_connection(self):
+        # Log lines are buffered and written once per loop turn: a crash loses at most
+        # the turn in progress, so once the load has been idle a moment, all are out.
+        # One client address: flood control and per-client limits would step in.
+        config = BASE_CONFIG + """
+            log = { per_ip_lines = 0; max_lines_per_second = 0; };
+            limits = { per_ip_connections = 0; per_ip_rate = 0; };"""
+        with Daemon(config) as d:
+            ports = []
+            for _ in range(200):
+                s = d.connect()
+                read_until_eof(s)
+                ports.append(str(s.getsockname()[1]))
+                s.close()
+            time.sleep(1)
+            d.proc.kill()
+            d.proc.wait()
+            d._reader.join(5)
+            logged = [f["client_port"] for f in d.events(lambda f: f.get("event") == "conn")]
+            self.assertEqual(sorted(logged), sorted(ports))
+
     def test_flooding_client_ends_at_the_byte_cap(self):
         with Daemon(BASE_CONFIG + "drain_bytes = 100;") as d:
             s = d.connect()
