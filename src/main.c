@@ -1,12 +1,15 @@
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "build-config.h"
-#include "checkdns.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -121,6 +124,25 @@ static int run(struct config *cfg)
 	return rc;
 }
 
+/*
+ * check-dns is a program of its own (nullmxd-check-dns) beside this one, so that the
+ * daemon never loads ldns: the build tree and an installed tree both keep them together.
+ */
+static int exec_check_dns(char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(path, sizeof(path), "%s/nullmxd-check-dns", dirname(self));
+		execv(path, argv);
+	}
+	execv(NULLMXD_SBINDIR "/nullmxd-check-dns", argv);
+	fprintf(stderr, "nullmxd: cannot run nullmxd-check-dns: %s\n", strerror(errno));
+	return EX_UNAVAILABLE;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -135,7 +157,7 @@ int main(int argc, char **argv)
 	int check = 0, opt;
 
 	if (argc > 1 && strcmp(argv[1], "check-dns") == 0)
-		return checkdns_main(argc - 1, argv + 1);
+		return exec_check_dns(argv + 1);
 	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;

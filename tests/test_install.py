@@ -22,7 +22,8 @@ EXPOSURE_MAX = 1.5
 
 
 def expected_files():
-    files = {f"{SBINDIR}/nullmxd", f"{SYSCONFDIR}/nullmxd/nullmxd.conf",
+    files = {f"{SBINDIR}/nullmxd", f"{SBINDIR}/nullmxd-check-dns",
+             f"{SYSCONFDIR}/nullmxd/nullmxd.conf",
              f"{MANDIR}/man8/nullmxd.8", f"{MANDIR}/man8/nullmxd-check-dns.8",
              f"{MANDIR}/man5/nullmxd.conf.5"}
     files |= {f"{UNITDIR}/{u}" for u in UNITS}

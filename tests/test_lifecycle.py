@@ -1,14 +1,16 @@
 """Command line, config check, reload and stop, and real SMTP clients."""
 
 import os
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
-from nullmxd_test import (BASE_CONFIG, DEFAULT_REPLY, Daemon, main, read_until_eof,
+from nullmxd_test import (BASE_CONFIG, DEFAULT_REPLY, NULLMXD, Daemon, main, read_until_eof,
                           run_nullmxd, write_config)
 
 
@@ -75,6 +77,19 @@ class CheckConfigTest(unittest.TestCase):
         self.assertIn("--check-config", r.stdout)
         r = run_nullmxd("--version")
         self.assertRegex(r.stdout, r"^nullmxd \d+\.\d+\.\d+\n$")
+
+    def test_check_dns_without_its_program_says_so(self):
+        # nullmxd check-dns execs nullmxd-check-dns from its own directory.
+        with tempfile.TemporaryDirectory() as d:
+            alone = os.path.join(d, "nullmxd")
+            shutil.copy(NULLMXD, alone)
+            r = subprocess.run([alone, "check-dns", "example.org"], capture_output=True,
+                               text=True, timeout=10)
+            if r.returncode != 69:  # an installed nullmxd-check-dns answered instead
+                self.assertNotIn("cannot run", r.stderr)
+                self.skipTest("nullmxd-check-dns is installed system-wide")
+            self.assertIn("nullmxd: cannot run nullmxd-check-dns: No such file or directory",
+                          r.stderr)
 
     def test_address_in_use_exits_71(self):
         with socket.socket() as taken:
