@@ -864,7 +864,7 @@ static void answer_without_descriptor(struct listener *l)
 								     : SMTP_REPLY_GREETING];
 	int fd;
 
-	if (cs.reserve < 0) {
+	if (cs.reserve < 0 && (cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		listener_pause(l, ACCEPT_PAUSE_MS);
 		return;
 	}
@@ -876,6 +876,14 @@ static void answer_without_descriptor(struct listener *l)
 		close(fd);
 	}
 	cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* accept(2): errors of the one pending connection, not of the listener: take the next. */
+static bool accept_again(int err)
+{
+	return err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM ||
+	       err == ENETDOWN || err == ENONET || err == EHOSTDOWN || err == EHOSTUNREACH ||
+	       err == ENETUNREACH || err == ENOPROTOOPT || err == EOPNOTSUPP;
 }
 
 /*
@@ -895,7 +903,7 @@ size_t conn_accept(struct listener *l)
 			n++;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			break;
-		} else if (errno != EINTR && errno != ECONNABORTED) {
+		} else if (!accept_again(errno)) {
 			stats_accept_error(-errno);
 			if (errno == EMFILE || errno == ENFILE)
 				answer_without_descriptor(l);

@@ -17,7 +17,10 @@ static void on_readable(uv_poll_t *p, int status, int events)
 {
 	struct listener *l = p->data;
 
-	l->ready(l);
+	if (status < 0) /* libuv stopped the handle: watch again shortly */
+		listener_pause(l, 100);
+	else
+		l->ready(l);
 }
 
 static void on_rest_over(uv_timer_t *t)
