@@ -276,11 +276,10 @@ static void get_reply(struct loader *ld, const config_setting_t *s, struct spec 
 
 static void get_mode(struct loader *ld, const config_setting_t *s, struct spec *sp)
 {
-	static const char *const modes[] = {"close", "quit", "rcpt", NULL};
-	int i = get_choice(ld, s, "mode", modes, "\"close\", \"quit\", \"rcpt\"");
+	const char *v = get_string(ld, s, "mode");
 
-	if (i >= 0)
-		sp->base.mode = (enum smtp_mode)i;
+	if (v && smtp_mode_parse(v, &sp->base.mode) != 0)
+		error_at(ld, s, "mode must be one of \"close\", \"quit\", \"rcpt\", not \"%s\"", v);
 }
 
 /* Checked here, whatever the mode, so that a bad text never waits for a mode change. */
