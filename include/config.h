@@ -42,7 +42,7 @@ struct config {
 	struct log_settings log;
 	char *user; /* a root start drops to these; NULL: the defaults (privdrop.h) */
 	char *group;
-	/* parsed in config_flood.c */
+	/* parsed in config_limits.c */
 	struct guard_settings guard;
 	struct anon_settings anon;
 	struct metrics_settings metrics;

@@ -1,7 +1,7 @@
 #ifndef NULLMXD_CONFIG_PARSE_H
 #define NULLMXD_CONFIG_PARSE_H
 
-/* The loader's checking helpers, shared by config.c and config_flood.c. */
+/* The loader's checking helpers, shared by config.c and config_limits.c. */
 #include <libconfig.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
 	       const char *const *choices, const char *list);
 int parse_addr(const char *text, union sockaddr_any *out);
 
-/* config_flood.c: the limits and metrics groups and the log keys of flood control. */
+/* config_limits.c: the limits and metrics groups and the log keys of flood control. */
 #define CONFIG_FLOOD_ROOT_KEYS "limits", "metrics"
 #define CONFIG_FLOOD_LOG_KEYS                                                                      \
 	"per_ip_lines", "per_ip_window", "max_lines_per_second", "anonymize", "truncate_ipv4",     \

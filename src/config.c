@@ -17,7 +17,7 @@
 #include <uv.h>
 
 #include "config.h"
-#include "config_parse.h" /* the helpers below are shared with config_flood.c */
+#include "config_parse.h" /* the helpers below are shared with config_limits.c */
 #include "hostname.h"
 #include "proxy.h"
 
@@ -386,7 +386,7 @@ static const char *facility_name(int value)
 static void parse_log(struct loader *ld, const config_setting_t *s, struct config *cfg)
 {
 	static const char *const known[] = {"format", "target", "facility",
-					    /* parsed in config_flood.c */
+					    /* parsed in config_limits.c */
 					    CONFIG_FLOOD_LOG_KEYS, NULL};
 	static const char *const formats[] = {"text", "json", NULL};
 	static const char *const targets[] = {"stderr", "syslog", NULL};
