@@ -24,6 +24,9 @@ void addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port
 /* "192.0.2.1:25" or "[2001:db8::1]:25". */
 void addr_format(const struct sockaddr *sa, char *out, size_t len);
 
+/* "ADDR:PORT", IPv6 as "[ADDR]:PORT"; 0 on success, -1 (out undefined) otherwise. */
+int addr_parse(const char *text, union sockaddr_any *out);
+
 /* "192.0.2.0/24", "2001:db8::/32", or a bare address (a host). */
 int cidr_parse(const char *text, struct cidr *out);
 bool cidr_match(const struct cidr *c, const struct sockaddr *sa);

@@ -11,20 +11,9 @@
 #include <sys/socket.h>
 
 #include "iptable.h"
+#include "settings.h"
 
-enum anon_mode { ANON_NONE, ANON_TRUNCATE, ANON_HASH };
-
-#define ANON_KEY_BYTES 16
 #define ANON_TEXT_MAX 64
-
-struct anon_settings {
-	enum anon_mode mode;
-	unsigned truncate_ipv4; /* prefix length kept, 0..32 */
-	unsigned truncate_ipv6; /* 0..128 */
-	unsigned ipv6_prefix;   /* the client group that hash mode hashes */
-	bool have_key;          /* else a random key, made once per process */
-	uint8_t key[ANON_KEY_BYTES];
-};
 
 /* Derives the hash key from the configured text (a BLAKE2b digest of it). */
 int anon_key_from_text(const char *text, uint8_t key[ANON_KEY_BYTES]);

@@ -4,28 +4,10 @@
 #include <stdio.h>
 
 #include "addr.h"
-#include "anon.h"
-#include "guard.h"
-#include "metrics.h"
 #include "log.h"
 #include "profile.h"
+#include "settings.h" /* the defaults and ranges of every key */
 
-/* Defaults and ranges, in one place. */
-#define CONFIG_DRAIN_TIMEOUT_MS 5000
-/*
- * RFC 1846 suggests 5 minutes as the outer limit of a 521 session. A sender that reads
- * a 521 only has QUIT left to say, so seconds are plenty; minutes would let every
- * scanner hold a descriptor and memory that long.
- */
-#define CONFIG_IDLE_TIMEOUT_MS 10000
-#define CONFIG_SESSION_TIMEOUT_MS 30000
-#define CONFIG_PROXY_TIMEOUT_MS 5000
-#define CONFIG_TIMEOUT_MAX_MS 300000
-#define CONFIG_DRAIN_BYTES 4096
-#define CONFIG_DRAIN_BYTES_MAX (1024 * 1024)
-#define CONFIG_MAX_CONNECTIONS_MAX 10000000
-#define CONFIG_LISTEN_MAX 64
-#define CONFIG_FD_RESERVE 32
 struct listen_addr {
 	union sockaddr_any addr;
 	char text[64]; /* as written in the file: 127.0.0.1:25, [::1]:25 */
@@ -55,7 +37,8 @@ struct config {
  */
 int config_load(struct config *cfg, const char *path, FILE *diag);
 void config_free(struct config *cfg);
-void config_print(const struct config *cfg, FILE *out);
+/* The name log.facility has for a syslog facility. */
+const char *config_facility_name(int facility);
 int config_listen_equal(const struct config *a, const struct config *b);
 
 #endif

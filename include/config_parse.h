@@ -1,12 +1,14 @@
 #ifndef NULLMXD_CONFIG_PARSE_H
 #define NULLMXD_CONFIG_PARSE_H
 
-/* The loader's checking helpers, shared by config.c and config_limits.c. */
+/*
+ * The loader's checking helpers, for every file that parses part of the config. Each
+ * get_* reports a missing value, a wrong type or a range as "file:line: message" and
+ * then leaves *out as it was, so a default set beforehand stays.
+ */
 #include <libconfig.h>
 #include <stdbool.h>
 #include <stdio.h>
-
-#include "config.h"
 
 struct loader {
 	const char *path;
@@ -18,22 +20,28 @@ __attribute__((format(printf, 3, 4))) void error_at(struct loader *ld, const con
 						    const char *fmt, ...);
 __attribute__((format(printf, 3, 4))) void warn_at(struct loader *ld, const config_setting_t *s,
 						   const char *fmt, ...);
+/* "a group", "an integer"...: for messages. */
 const char *type_name(const config_setting_t *s);
+/* Rejects keys nobody reads: a typo must not silently fall back to a default. */
 void check_known(struct loader *ld, const config_setting_t *group, const char *const *known,
 		 const char *where);
+/* Whether s is a group; if not, says "KEY must be a group". */
+bool is_group(struct loader *ld, const config_setting_t *s, const char *key);
+/* The string, or NULL (error reported). */
 const char *get_string(struct loader *ld, const config_setting_t *s, const char *key);
 bool get_integer(struct loader *ld, const config_setting_t *s, const char *key, long long min,
 		 long long max, long long *out);
+/* s may be NULL (the key is absent): then *out keeps its default, and so on any error. */
+void get_uint(struct loader *ld, const config_setting_t *s, const char *key, long long min,
+	      long long max, unsigned *out);
+/* Seconds, integer or not, into milliseconds within [min_ms, max_ms]; s may be NULL. */
+void get_seconds(struct loader *ld, const config_setting_t *s, const char *key, unsigned min_ms,
+		 unsigned max_ms, unsigned *out_ms);
+/*
+ * The index of the string among choices (NULL-terminated), or -1 (error reported as
+ * "KEY must be WANT, not ...", so want reads e.g. "one of \"text\", \"json\"").
+ */
 int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
-	       const char *const *choices, const char *list);
-int parse_addr(const char *text, union sockaddr_any *out);
-
-/* config_limits.c: the limits and metrics groups and the log keys of flood control. */
-#define CONFIG_FLOOD_ROOT_KEYS "limits", "metrics"
-#define CONFIG_FLOOD_LOG_KEYS                                                                      \
-	"per_ip_lines", "per_ip_window", "max_lines_per_second", "anonymize", "truncate_ipv4",     \
-		"truncate_ipv6", "hash_key"
-void config_parse_flood(struct loader *ld, const config_setting_t *root, struct config *cfg);
-void config_print_flood(const struct config *cfg, FILE *out);
+	       const char *const *choices, const char *want);
 
 #endif

@@ -11,33 +11,7 @@
 #include <uv.h>
 
 #include "iptable.h"
-
-/* Defaults; 0 switches a limit off. See etc/nullmxd.conf for why. */
-#define GUARD_PER_IP_CONNECTIONS 16
-#define GUARD_PER_IP_RATE 60
-#define GUARD_PER_IP_WINDOW_S 60
-#define GUARD_IPV6_PREFIX 64
-#define GUARD_MAX_CLIENTS 65536
-#define GUARD_MAX_CLIENTS_MAX (1 << 24)
-#define GUARD_WINDOW_MAX_S 86400
-#define GUARD_COUNT_MAX 1000000
-#define GUARD_LOG_PER_IP_LINES 60
-#define GUARD_LOG_PER_IP_WINDOW_S 60
-#define GUARD_LOG_MAX_LINES_PER_SECOND 500
-
-enum guard_over_limit { GUARD_OVER_LIMIT_REPLY, GUARD_OVER_LIMIT_CLOSE };
-
-struct guard_settings {
-	unsigned per_ip_connections;
-	unsigned per_ip_rate;
-	unsigned per_ip_window_s;
-	unsigned ipv6_prefix;
-	unsigned max_clients;
-	enum guard_over_limit over_limit;
-	unsigned log_per_ip_lines;
-	unsigned log_per_ip_window_s;
-	unsigned log_max_lines_per_second;
-};
+#include "settings.h"
 
 /* What a connection holds of the client table: its entry, pinned until release. */
 struct guard_ref {

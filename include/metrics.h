@@ -9,17 +9,11 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "addr.h"
+#include "settings.h"
 
 #define METRICS_REQUEST_MAX 2048
 #define METRICS_TIMEOUT_MS 5000
 #define METRICS_CLIENTS_MAX 8
-
-struct metrics_settings {
-	bool enabled;
-	union sockaddr_any addr;
-	char text[64]; /* as written: 127.0.0.1:9325 */
-};
 
 int metrics_init(uv_loop_t *loop);
 /* Opens, moves or closes the listener; a failure is logged and leaves none open. */

@@ -3,6 +3,7 @@
 
 #include <uv.h>
 
+#include "anon.h"
 #include "config.h"
 
 /* Opens the listeners of cfg and starts serving; returns 0 or a sysexits code. */

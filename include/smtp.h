@@ -6,8 +6,6 @@
 
 /* RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF. */
 #define SMTP_LINE_MAX 512
-#define SMTP_MAX_COMMANDS_DEFAULT 100
-#define SMTP_MAX_COMMANDS_MAX 10000
 
 enum smtp_mode {
 	SMTP_MODE_CLOSE, /* 521 greeting, then close: no command is read */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "addr.h"
 
@@ -48,6 +49,37 @@ void addr_format(const struct sockaddr *sa, char *out, size_t len)
 
 	addr_text(sa, ip, sizeof(ip), &port);
 	snprintf(out, len, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+/* "ADDR:PORT" with IPv6 in brackets; the port in decimal, 0 allowed (any free port). */
+int addr_parse(const char *text, union sockaddr_any *out)
+{
+	char host[INET6_ADDRSTRLEN + 16];
+	const char *colon = strrchr(text, ':'), *port = colon ? colon + 1 : NULL;
+	size_t hlen = colon ? (size_t)(colon - text) : 0;
+	unsigned long p;
+
+	if (!colon || *port == '\0' || strspn(port, "0123456789") != strlen(port) ||
+	    strlen(port) > 5 || hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	p = strtoul(port, NULL, 10);
+	if (p > 65535)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (text[0] == '[') {
+		if (hlen < 3 || text[hlen - 1] != ']')
+			return -1;
+		memcpy(host, text + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		return uv_ip6_addr(host, (int)p, &out->in6) == 0 ? 0 : -1;
+	}
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	/* inet_pton, unlike uv_ip4_addr, refuses shorthand such as 127.1 */
+	if (uv_ip4_addr(host, (int)p, &out->in) != 0 ||
+	    inet_pton(AF_INET, host, &out->in.sin_addr) != 1)
+		return -1;
+	return 0;
 }
 
 /* "192.0.2.0/24", "2001:db8::/32", or a bare address (a host). */

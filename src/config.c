@@ -1,27 +1,24 @@
 /*
  * Config loading: defaults first, then the file, checked key by key into a plain
- * struct. libconfig reports a wrong type as "not found", so every key's type is
- * checked here, and every finding names file:line.
+ * struct with config_parse.c's helpers, so every finding names file:line. The limits
+ * and metrics groups are config_limits.c's; nullmxd -t prints with config_print.c.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
-#include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #include "config.h"
-#include "config_parse.h" /* the helpers below are shared with config_limits.c */
+#include "config_limits.h"
+#include "config_parse.h"
 #include "hostname.h"
 #include "proxy.h"
 
-static const char *const default_listen[] = {"0.0.0.0:25", "[::]:25"};
+static const char *const default_listen[] = {CONFIG_LISTEN_DEFAULT};
 
 /* What a listener's profile is made of: the global keys, then a listen group's own. */
 struct spec {
@@ -33,196 +30,6 @@ struct spec {
 	const config_setting_t *rcpt_at;
 	struct profile base; /* mode, proxy, numbers; no replies */
 };
-
-__attribute__((format(printf, 4, 0))) static void
-vreport(struct loader *ld, const config_setting_t *s, const char *kind, const char *fmt, va_list ap)
-{
-	const char *file =
-		s && config_setting_source_file(s) ? config_setting_source_file(s) : ld->path;
-
-	fprintf(ld->diag, "%s:%u: %s", file, s ? config_setting_source_line(s) : 0, kind);
-	vfprintf(ld->diag, fmt, ap);
-	fputc('\n', ld->diag);
-}
-
-__attribute__((format(printf, 3, 4))) void error_at(struct loader *ld, const config_setting_t *s,
-						    const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vreport(ld, s, "", fmt, ap);
-	va_end(ap);
-	ld->errors++;
-}
-
-__attribute__((format(printf, 3, 4))) void warn_at(struct loader *ld, const config_setting_t *s,
-						   const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vreport(ld, s, "warning: ", fmt, ap);
-	va_end(ap);
-}
-
-const char *type_name(const config_setting_t *s)
-{
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_GROUP: return "a group";
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64: return "an integer";
-	case CONFIG_TYPE_FLOAT: return "a number";
-	case CONFIG_TYPE_STRING: return "a string";
-	case CONFIG_TYPE_BOOL: return "a boolean";
-	case CONFIG_TYPE_ARRAY: return "an array";
-	case CONFIG_TYPE_LIST: return "a list";
-	default: return "something else";
-	}
-}
-
-/* Rejects keys nobody reads: a typo must not silently fall back to a default. */
-void check_known(struct loader *ld, const config_setting_t *group, const char *const *known,
-		 const char *where)
-{
-	for (int i = 0; i < config_setting_length(group); i++) {
-		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
-		const char *const *k = known;
-		while (*k && strcmp(*k, config_setting_name(s)) != 0)
-			k++;
-		if (!*k)
-			error_at(ld, s, "unknown key '%s%s'", where, config_setting_name(s));
-	}
-}
-
-const char *get_string(struct loader *ld, const config_setting_t *s, const char *key)
-{
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		error_at(ld, s, "%s must be a string, not %s", key, type_name(s));
-		return NULL;
-	}
-	return config_setting_get_string(s);
-}
-
-/*
- * libconfig 1.5 wraps an integer literal without the L suffix to 32 bits: 4294967296
- * reads as 0 and would pass a range check. So the literal is read again from its line.
- */
-static long long integer_as_written(const struct loader *ld, const config_setting_t *s)
-{
-	const char *name = config_setting_name(s), *file = config_setting_source_file(s), *p;
-	long long v = config_setting_get_int64(s);
-	unsigned n = 0, want = config_setting_source_line(s);
-	char line[1024], *end;
-	FILE *f;
-
-	if (config_setting_type(s) != CONFIG_TYPE_INT || !name ||
-	    !(f = fopen(file ? file : ld->path, "r")))
-		return v;
-	while (n < want && fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	if (n != want || !(p = strstr(line, name)))
-		return v;
-	p += strlen(name);
-	p += strspn(p, " \t");
-	if (*p != '=' && *p != ':')
-		return v;
-	errno = 0;
-	long long written = strtoll(p + 1, &end, 0);
-	if (end == p + 1)
-		return v;
-	return errno == ERANGE ? (written < 0 ? LLONG_MIN : LLONG_MAX) : written;
-}
-
-bool get_integer(struct loader *ld, const config_setting_t *s, const char *key, long long min,
-		 long long max, long long *out)
-{
-	if (!config_setting_is_number(s) || config_setting_type(s) == CONFIG_TYPE_FLOAT) {
-		error_at(ld, s, "%s must be an integer, not %s", key, type_name(s));
-		return false;
-	}
-	*out = integer_as_written(ld, s);
-	if (*out < min || *out > max) {
-		error_at(ld, s, "%s must be between %lld and %lld, not %lld", key, min, max, *out);
-		return false;
-	}
-	return true;
-}
-
-/* "ADDR:PORT" with IPv6 in brackets; the port in decimal, 0 allowed (any free port). */
-int parse_addr(const char *text, union sockaddr_any *out)
-{
-	char host[INET6_ADDRSTRLEN + 16];
-	const char *colon = strrchr(text, ':'), *port = colon ? colon + 1 : NULL;
-	size_t hlen = colon ? (size_t)(colon - text) : 0;
-	unsigned long p;
-
-	if (!colon || *port == '\0' || strspn(port, "0123456789") != strlen(port) ||
-	    strlen(port) > 5 || hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	p = strtoul(port, NULL, 10);
-	if (p > 65535)
-		return -1;
-	memset(out, 0, sizeof(*out));
-	if (text[0] == '[') {
-		if (hlen < 3 || text[hlen - 1] != ']')
-			return -1;
-		memcpy(host, text + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-		return uv_ip6_addr(host, (int)p, &out->in6) == 0 ? 0 : -1;
-	}
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	/* inet_pton, unlike uv_ip4_addr, refuses shorthand such as 127.1 */
-	if (uv_ip4_addr(host, (int)p, &out->in) != 0 ||
-	    inet_pton(AF_INET, host, &out->in.sin_addr) != 1)
-		return -1;
-	return 0;
-}
-
-/* Seconds, integer or not, into milliseconds within [min_ms, max_ms]. */
-static void get_seconds(struct loader *ld, const config_setting_t *s, const char *key,
-			unsigned min_ms, unsigned max_ms, unsigned *out_ms)
-{
-	double sec;
-
-	if (!s)
-		return;
-	if (!config_setting_is_number(s)) {
-		error_at(ld, s, "%s must be a number of seconds, not %s", key, type_name(s));
-		return;
-	}
-	sec = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
-							  : (double)integer_as_written(ld, s);
-	if (!(sec * 1000 >= min_ms && sec * 1000 <= max_ms)) {
-		error_at(ld, s, "%s must be between %g and %g seconds", key, min_ms / 1000.0,
-			 max_ms / 1000.0);
-		return;
-	}
-	*out_ms = (unsigned)(sec * 1000 + 0.5);
-}
-
-static void get_uint32(struct loader *ld, const config_setting_t *s, const char *key, long long min,
-		       long long max, uint32_t *out)
-{
-	long long v;
-
-	if (s && get_integer(ld, s, key, min, max, &v))
-		*out = (uint32_t)v;
-}
-
-/* Looks up a string key among choices; returns its index or -1 (error reported). */
-int get_choice(struct loader *ld, const config_setting_t *s, const char *key,
-	       const char *const *choices, const char *list)
-{
-	const char *v = get_string(ld, s, key);
-
-	for (int i = 0; v && choices[i]; i++)
-		if (strcmp(v, choices[i]) == 0)
-			return i;
-	if (v)
-		error_at(ld, s, "%s must be one of %s, not \"%s\"", key, list, v);
-	return -1;
-}
 
 static void get_hostname(struct loader *ld, const config_setting_t *s, char *out)
 {
@@ -365,21 +172,20 @@ static void get_proxy(struct loader *ld, const config_setting_t *group, struct s
 	else
 		get_proxy_from(ld, from, &sp->base);
 }
-static const struct {
-	const char *name;
-	int value;
-} facilities[] = {
-	{"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
-	{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-	{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
-};
 
-static const char *facility_name(int value)
+/* log.facility: the names, and the syslog facility of each. */
+static const char *const facility_names[] = {"mail",   "daemon", "user",   "local0",
+					     "local1", "local2", "local3", "local4",
+					     "local5", "local6", "local7", NULL};
+static const int facility_values[] = {LOG_MAIL,   LOG_DAEMON, LOG_USER,   LOG_LOCAL0,
+				      LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4,
+				      LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7};
+
+const char *config_facility_name(int facility)
 {
-	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
-		if (facilities[i].value == value)
-			return facilities[i].name;
+	for (size_t i = 0; facility_names[i]; i++)
+		if (facility_values[i] == facility)
+			return facility_names[i];
 	return "?";
 }
 
@@ -387,39 +193,26 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 {
 	static const char *const known[] = {"format", "target", "facility",
 					    /* parsed in config_limits.c */
-					    CONFIG_FLOOD_LOG_KEYS, NULL};
+					    CONFIG_LIMITS_LOG_KEYS, NULL};
 	static const char *const formats[] = {"text", "json", NULL};
 	static const char *const targets[] = {"stderr", "syslog", NULL};
 	const config_setting_t *e;
 	int i;
 
 	cfg->log = (struct log_settings){LOG_FORMAT_TEXT, LOG_TARGET_STDERR, LOG_MAIL};
-	if (!s)
+	if (!s || !is_group(ld, s, "log"))
 		return;
-	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-		error_at(ld, s, "log must be a group { ... }, not %s", type_name(s));
-		return;
-	}
 	check_known(ld, s, known, "log.");
 	if ((e = config_setting_get_member(s, "format")) &&
-	    (i = get_choice(ld, e, "log.format", formats, "\"text\", \"json\"")) >= 0)
+	    (i = get_choice(ld, e, "log.format", formats, "one of \"text\", \"json\"")) >= 0)
 		cfg->log.format = (enum log_format)i;
 	if ((e = config_setting_get_member(s, "target")) &&
-	    (i = get_choice(ld, e, "log.target", targets, "\"stderr\", \"syslog\"")) >= 0)
+	    (i = get_choice(ld, e, "log.target", targets, "one of \"stderr\", \"syslog\"")) >= 0)
 		cfg->log.target = (enum log_target)i;
-	if ((e = config_setting_get_member(s, "facility")) && get_string(ld, e, "log.facility")) {
-		const char *v = config_setting_get_string(e);
-		for (i = 0; i < (int)(sizeof(facilities) / sizeof(facilities[0])); i++)
-			if (strcmp(v, facilities[i].name) == 0)
-				break;
-		if (i == (int)(sizeof(facilities) / sizeof(facilities[0])))
-			error_at(ld, e,
-				 "log.facility must be mail, daemon, user or local0..local7, not "
-				 "\"%s\"",
-				 v);
-		else
-			cfg->log.facility = facilities[i].value;
-	}
+	if ((e = config_setting_get_member(s, "facility")) &&
+	    (i = get_choice(ld, e, "log.facility", facility_names,
+			    "mail, daemon, user or local0..local7")) >= 0)
+		cfg->log.facility = facility_values[i];
 }
 
 /* Custom text is sent as written; these departures only earn a warning. */
@@ -474,7 +267,7 @@ static void add_listen(struct loader *ld, struct config *cfg, const config_setti
 {
 	struct listen_addr *a = &cfg->listen[cfg->nlisten];
 
-	if (parse_addr(text, &a->addr) != 0) {
+	if (addr_parse(text, &a->addr) != 0) {
 		error_at(ld, at, "listen: bad address '%s' (want ADDR:PORT, IPv6 as [ADDR]:PORT)",
 			 text);
 		return;
@@ -548,7 +341,6 @@ static void parse_listen(struct loader *ld, const config_setting_t *s, const str
 }
 
 /* The global keys every listener starts from. */
-/* The global keys every listener starts from. */
 static void parse_globals(struct loader *ld, const config_setting_t *root, struct spec *sp,
 			  struct config *cfg)
 {
@@ -562,7 +354,7 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 		.session_timeout_ms = CONFIG_SESSION_TIMEOUT_MS,
 		.proxy_timeout_ms = CONFIG_PROXY_TIMEOUT_MS,
 		.drain_bytes = CONFIG_DRAIN_BYTES,
-		.max_commands = SMTP_MAX_COMMANDS_DEFAULT,
+		.max_commands = CONFIG_MAX_COMMANDS,
 	};
 	sp->nreply = greeting->nlines;
 	memcpy(sp->reply, greeting->lines, greeting->nlines * sizeof(sp->reply[0]));
@@ -578,10 +370,10 @@ static void parse_globals(struct loader *ld, const config_setting_t *root, struc
 	/* proxy-protocol.txt: a receiver should wait at least 3 seconds for the header. */
 	get_seconds(ld, config_setting_get_member(root, "proxy_timeout"), "proxy_timeout", 3000,
 		    CONFIG_TIMEOUT_MAX_MS, &sp->base.proxy_timeout_ms);
-	get_uint32(ld, config_setting_get_member(root, "drain_bytes"), "drain_bytes", 0,
-		   CONFIG_DRAIN_BYTES_MAX, &sp->base.drain_bytes);
-	get_uint32(ld, config_setting_get_member(root, "max_commands"), "max_commands", 1,
-		   SMTP_MAX_COMMANDS_MAX, &sp->base.max_commands);
+	get_uint(ld, config_setting_get_member(root, "drain_bytes"), "drain_bytes", 0,
+		 CONFIG_DRAIN_BYTES_MAX, &sp->base.drain_bytes);
+	get_uint(ld, config_setting_get_member(root, "max_commands"), "max_commands", 1,
+		 CONFIG_MAX_COMMANDS_MAX, &sp->base.max_commands);
 	/* The global texts are checked once, so a bad one is reported once. */
 	if (ld->errors == 0)
 		cfg->defaults = build_profile(ld, sp, true);
@@ -620,7 +412,7 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 					    "log",
 					    "user",
 					    "group",
-					    CONFIG_FLOOD_ROOT_KEYS,
+					    CONFIG_LIMITS_ROOT_KEYS,
 					    NULL};
 	const config_setting_t *s;
 	struct spec base = {0};
@@ -636,7 +428,7 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
 	parse_account(ld, config_setting_get_member(root, "user"), "user", &cfg->user);
 	parse_account(ld, config_setting_get_member(root, "group"), "group", &cfg->group);
-	config_parse_flood(ld, root, cfg); /* limits, metrics, log flood control */
+	config_parse_limits(ld, root, &cfg->guard, &cfg->anon, &cfg->metrics);
 }
 
 /* libconfig resolves @include against its include dir: the config file's own directory. */
@@ -706,78 +498,4 @@ int config_listen_equal(const struct config *a, const struct config *b)
 		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
 			return 0;
 	return 1;
-}
-
-static void print_reply(FILE *out, const char *name, const struct reply *r)
-{
-	const char *line = r->wire, *end = r->wire + r->len;
-
-	while (line < end) {
-		const char *crlf = memmem(line, (size_t)(end - line), "\r\n", 2);
-		fprintf(out, "  %s %.*s\n", name, (int)(crlf - line), line);
-		line = crlf + 2;
-	}
-}
-
-static void print_listener(FILE *out, const struct listen_addr *a)
-{
-	const struct profile *p = a->profile;
-
-	fprintf(out, "listen %s\n", a->text);
-	fprintf(out, "  hostname %s\n", p->hostname);
-	fprintf(out, "  mode %s\n", smtp_mode_name(p->mode));
-	if (p->proxy) {
-		fprintf(out, "  proxy %s from", proxy_allow_name((enum proxy_allow)p->proxy));
-		for (size_t i = 0; i < p->nproxy_from; i++) {
-			char ip[INET6_ADDRSTRLEN];
-			const struct cidr *c = &p->proxy_from[i];
-			inet_ntop(c->net.sa.sa_family,
-				  c->net.sa.sa_family == AF_INET
-					  ? (const void *)&c->net.in.sin_addr
-					  : (const void *)&c->net.in6.sin6_addr,
-				  ip, sizeof(ip));
-			fprintf(out, " %s/%u", ip, c->bits);
-		}
-		fputc('\n', out);
-	}
-	if (p->mode == SMTP_MODE_RCPT) {
-		print_reply(out, "greeting", p->replies[SMTP_REPLY_GREETING]);
-		print_reply(out, "rcpt_reply", p->replies[SMTP_REPLY_RCPT_REJECT]);
-		/* what limits, timeouts and a stop still answer */
-		print_reply(out, "reply", p->replies[SMTP_REPLY_TOO_MANY_COMMANDS]);
-	} else {
-		print_reply(out, "reply", p->replies[SMTP_REPLY_GREETING]);
-	}
-}
-
-static void print_ms(FILE *out, const char *key, unsigned ms)
-{
-	fprintf(out, "%s %u.%03u\n", key, ms / 1000, ms % 1000);
-}
-
-void config_print(const struct config *cfg, FILE *out)
-{
-	const struct profile *p = cfg->listen[0].profile;
-
-	fprintf(out, "config %s\n", cfg->path);
-	for (size_t i = 0; i < cfg->nlisten; i++)
-		print_listener(out, &cfg->listen[i]);
-	if (cfg->max_connections)
-		fprintf(out, "max_connections %lu\n", cfg->max_connections);
-	else
-		fprintf(out, "max_connections auto (open-file limit minus %d)\n",
-			CONFIG_FD_RESERVE);
-	print_ms(out, "drain_timeout", p->drain_timeout_ms);
-	fprintf(out, "drain_bytes %u\n", p->drain_bytes);
-	print_ms(out, "idle_timeout", p->idle_timeout_ms);
-	print_ms(out, "session_timeout", p->session_timeout_ms);
-	fprintf(out, "max_commands %u\n", p->max_commands);
-	print_ms(out, "proxy_timeout", p->proxy_timeout_ms);
-	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
-	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
-	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
-	fprintf(out, "user %s\n",
-		cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
-	fprintf(out, "group %s\n", cfg->group ? cfg->group : "auto (the user's primary group)");
-	config_print_flood(cfg, out);
 }

@@ -11,6 +11,7 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "config_print.h"
 #include "conn.h"
 #include "log.h"
 #include "notify.h"

@@ -47,6 +47,26 @@ static void test_text(void)
 	CHECK_STR(text, "[2001:db8::1]:0");
 }
 
+static void test_parse(void)
+{
+	static const char *const bad[] = {"127.0.0.1",      "127.0.0.1:",      ":25",
+					  "127.1:25",       "127.0.0.1:65536", "1.2.3.4:+25",
+					  "1.2.3.4:123456", "::1:25",          "[::1]",
+					  "[]:25",          "[::1:25",         "host.example:25"};
+	union sockaddr_any a;
+	char text[64];
+
+	CHECK(addr_parse("192.0.2.1:25", &a) == 0 && a.sa.sa_family == AF_INET);
+	addr_format(&a.sa, text, sizeof(text));
+	CHECK_STR(text, "192.0.2.1:25");
+	CHECK(addr_parse("[2001:db8:0::1]:65535", &a) == 0 && a.sa.sa_family == AF_INET6);
+	addr_format(&a.sa, text, sizeof(text));
+	CHECK_STR(text, "[2001:db8::1]:65535");
+	CHECK(addr_parse("0.0.0.0:0", &a) == 0 && a.in.sin_port == 0); /* any free port */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(addr_parse(bad[i], &a) == -1);
+}
+
 static void test_cidr(void)
 {
 	struct cidr c;
@@ -89,6 +109,7 @@ static void test_mask(void)
 int main(void)
 {
 	test_text();
+	test_parse();
 	test_cidr();
 	test_mask();
 	return test_done();

@@ -258,7 +258,7 @@ static void test_defaults(void)
 	CHECK(p->idle_timeout_ms == CONFIG_IDLE_TIMEOUT_MS &&
 	      p->session_timeout_ms == CONFIG_SESSION_TIMEOUT_MS &&
 	      p->proxy_timeout_ms == CONFIG_PROXY_TIMEOUT_MS &&
-	      p->max_commands == SMTP_MAX_COMMANDS_DEFAULT);
+	      p->max_commands == CONFIG_MAX_COMMANDS);
 	CHECK(c.log.format == LOG_FORMAT_TEXT && c.log.target == LOG_TARGET_STDERR &&
 	      c.log.facility == LOG_MAIL);
 	CHECK(memcmp(p->replies[SMTP_REPLY_GREETING]->wire, "521-mx.example does", 19) == 0);
