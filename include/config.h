@@ -37,6 +37,9 @@ struct config {
  */
 int config_load(struct config *cfg, const char *path, FILE *diag);
 void config_free(struct config *cfg);
+/* The words of log.format and log.target, in the order of their enums; NULL-terminated. */
+extern const char *const config_log_formats[];
+extern const char *const config_log_targets[];
 /* The name log.facility has for a syslog facility. */
 const char *config_facility_name(int facility);
 int config_listen_equal(const struct config *a, const struct config *b);

@@ -11,6 +11,10 @@
 	"per_ip_lines", "per_ip_window", "max_lines_per_second", "anonymize", "truncate_ipv4",     \
 		"truncate_ipv6", "hash_key"
 
+/* The words of log.anonymize and limits.over_limit, in enum order; NULL-terminated. */
+extern const char *const config_anon_modes[];
+extern const char *const config_over_limits[];
+
 /* Defaults first, then the limits and metrics groups and the log keys named above. */
 void config_parse_limits(struct loader *ld, const config_setting_t *root, struct guard_settings *g,
 			 struct anon_settings *a, struct metrics_settings *m);

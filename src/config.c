@@ -173,6 +173,9 @@ static void get_proxy(struct loader *ld, const config_setting_t *group, struct s
 		get_proxy_from(ld, from, &sp->base);
 }
 
+const char *const config_log_formats[] = {"text", "json", NULL};
+const char *const config_log_targets[] = {"stderr", "syslog", NULL};
+
 /* log.facility: the names, and the syslog facility of each. */
 static const char *const facility_names[] = {"mail",   "daemon", "user",   "local0",
 					     "local1", "local2", "local3", "local4",
@@ -194,8 +197,6 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 	static const char *const known[] = {"format", "target", "facility",
 					    /* parsed in config_limits.c */
 					    CONFIG_LIMITS_LOG_KEYS, NULL};
-	static const char *const formats[] = {"text", "json", NULL};
-	static const char *const targets[] = {"stderr", "syslog", NULL};
 	const config_setting_t *e;
 	int i;
 
@@ -204,10 +205,12 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 		return;
 	check_known(ld, s, known, "log.");
 	if ((e = config_setting_get_member(s, "format")) &&
-	    (i = get_choice(ld, e, "log.format", formats, "one of \"text\", \"json\"")) >= 0)
+	    (i = get_choice(ld, e, "log.format", config_log_formats,
+			    "one of \"text\", \"json\"")) >= 0)
 		cfg->log.format = (enum log_format)i;
 	if ((e = config_setting_get_member(s, "target")) &&
-	    (i = get_choice(ld, e, "log.target", targets, "one of \"stderr\", \"syslog\"")) >= 0)
+	    (i = get_choice(ld, e, "log.target", config_log_targets,
+			    "one of \"stderr\", \"syslog\"")) >= 0)
 		cfg->log.target = (enum log_target)i;
 	if ((e = config_setting_get_member(s, "facility")) &&
 	    (i = get_choice(ld, e, "log.facility", facility_names,

@@ -8,12 +8,14 @@
 #include "anon.h"
 #include "config_limits.h"
 
+const char *const config_anon_modes[] = {"none", "truncate", "hash", NULL};
+const char *const config_over_limits[] = {"reply", "close", NULL};
+
 static void parse_limits(struct loader *ld, const config_setting_t *s, struct guard_settings *g)
 {
 	static const char *const known[] = {
 		"per_ip_connections", "per_ip_rate", "per_ip_window", "ipv6_prefix", "max_clients",
 		"over_limit",         NULL};
-	static const char *const modes[] = {"reply", "close", NULL};
 	const config_setting_t *e;
 	int i;
 
@@ -31,7 +33,8 @@ static void parse_limits(struct loader *ld, const config_setting_t *s, struct gu
 	get_uint(ld, config_setting_get_member(s, "max_clients"), "limits.max_clients", 1,
 		 CONFIG_MAX_CLIENTS_MAX, &g->max_clients);
 	if ((e = config_setting_get_member(s, "over_limit")) &&
-	    (i = get_choice(ld, e, "limits.over_limit", modes, "one of \"reply\", \"close\"")) >= 0)
+	    (i = get_choice(ld, e, "limits.over_limit", config_over_limits,
+			    "one of \"reply\", \"close\"")) >= 0)
 		g->over_limit = (enum guard_over_limit)i;
 }
 
@@ -59,7 +62,6 @@ static void parse_hash_key(struct loader *ld, const config_setting_t *s, struct 
 static void parse_log_flood(struct loader *ld, const config_setting_t *s, struct guard_settings *g,
 			    struct anon_settings *a)
 {
-	static const char *const modes[] = {"none", "truncate", "hash", NULL};
 	const config_setting_t *e;
 	int i;
 
@@ -72,7 +74,7 @@ static void parse_log_flood(struct loader *ld, const config_setting_t *s, struct
 	get_uint(ld, config_setting_get_member(s, "max_lines_per_second"),
 		 "log.max_lines_per_second", 0, CONFIG_COUNT_MAX, &g->log_max_lines_per_second);
 	if ((e = config_setting_get_member(s, "anonymize")) &&
-	    (i = get_choice(ld, e, "log.anonymize", modes,
+	    (i = get_choice(ld, e, "log.anonymize", config_anon_modes,
 			    "one of \"none\", \"truncate\", \"hash\"")) >= 0)
 		a->mode = (enum anon_mode)i;
 	get_uint(ld, config_setting_get_member(s, "truncate_ipv4"), "log.truncate_ipv4", 0, 32,

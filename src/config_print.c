@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "config_limits.h"
 #include "config_print.h"
 #include "proxy.h"
 
@@ -57,13 +58,12 @@ static void print_ms(FILE *out, const char *key, unsigned ms)
 
 static void print_limits(const struct config *cfg, FILE *out)
 {
-	static const char *const anon[] = {"none", "truncate", "hash"};
 	const struct guard_settings *g = &cfg->guard;
 
 	fprintf(out, "log.per_ip_lines %u\n", g->log_per_ip_lines);
 	fprintf(out, "log.per_ip_window %u\n", g->log_per_ip_window_s);
 	fprintf(out, "log.max_lines_per_second %u\n", g->log_max_lines_per_second);
-	fprintf(out, "log.anonymize %s\n", anon[cfg->anon.mode]);
+	fprintf(out, "log.anonymize %s\n", config_anon_modes[cfg->anon.mode]);
 	fprintf(out, "log.truncate_ipv4 %u\n", cfg->anon.truncate_ipv4);
 	fprintf(out, "log.truncate_ipv6 %u\n", cfg->anon.truncate_ipv6);
 	fprintf(out, "log.hash_key %s\n", cfg->anon.have_key ? "(set)" : "(random per start)");
@@ -72,8 +72,7 @@ static void print_limits(const struct config *cfg, FILE *out)
 	fprintf(out, "limits.per_ip_window %u\n", g->per_ip_window_s);
 	fprintf(out, "limits.ipv6_prefix %u\n", g->ipv6_prefix);
 	fprintf(out, "limits.max_clients %u\n", g->max_clients);
-	fprintf(out, "limits.over_limit %s\n",
-		g->over_limit == GUARD_OVER_LIMIT_CLOSE ? "close" : "reply");
+	fprintf(out, "limits.over_limit %s\n", config_over_limits[g->over_limit]);
 	fprintf(out, "metrics.listen %s\n", cfg->metrics.enabled ? cfg->metrics.text : "off");
 }
 
@@ -95,8 +94,8 @@ void config_print(const struct config *cfg, FILE *out)
 	print_ms(out, "session_timeout", p->session_timeout_ms);
 	fprintf(out, "max_commands %u\n", p->max_commands);
 	print_ms(out, "proxy_timeout", p->proxy_timeout_ms);
-	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
-	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
+	fprintf(out, "log.format %s\n", config_log_formats[cfg->log.format]);
+	fprintf(out, "log.target %s\n", config_log_targets[cfg->log.target]);
 	fprintf(out, "log.facility %s\n", config_facility_name(cfg->log.facility));
 	fprintf(out, "user %s\n",
 		cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
