@@ -176,13 +176,17 @@ static void get_proxy(struct loader *ld, const config_setting_t *group, struct s
 const char *const config_log_formats[] = {"text", "json", NULL};
 const char *const config_log_targets[] = {"stderr", "syslog", NULL};
 
-/* log.facility: the names, and the syslog facility of each. */
+/* log.facility: the names (a list, for get_choice), and the syslog facility of each. */
 static const char *const facility_names[] = {"mail",   "daemon", "user",   "local0",
 					     "local1", "local2", "local3", "local4",
 					     "local5", "local6", "local7", NULL};
 static const int facility_values[] = {LOG_MAIL,   LOG_DAEMON, LOG_USER,   LOG_LOCAL0,
 				      LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4,
 				      LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7};
+
+_Static_assert(sizeof(facility_names) / sizeof(facility_names[0]) ==
+		       sizeof(facility_values) / sizeof(facility_values[0]) + 1,
+	       "one syslog facility per name");
 
 const char *config_facility_name(int facility)
 {
