@@ -6,12 +6,15 @@ In network, mount and PID namespaces of its own (only their loopback; nothing le
 every process ends with the namespace), the test starts NSD as the authoritative server of
 example.test, Unbound as the resolver on 127.0.0.1:53 (a resolv.conf saying so is bind-mounted
 on /etc/resolv.conf), the built nullmxd ($NULLMXD) on port 25 of three loopback addresses,
-and Debian's Postfix with its own config directory and queue, no chroot. Postfix then sends
-one message to each name below and the test reads its log, its queue and nullmxd's log.
+Debian's Postfix with its own config directory and queue, no chroot, and Exim run from its
+unpacked .deb (it conflicts with Postfix; scripts/deps downloads it). Each sender sends one
+message to each name below, from an address of its own, and the test reads its log, its
+queue and nullmxd's log.
 
 Needs root: skips (exit 77) with the reason otherwise, but fails under CI=true.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -30,7 +33,9 @@ NSD_ADDR = "127.0.0.53"
 CLOSE_ADDR = "127.0.0.2"  # nullmxd, mode "close"
 RCPT_ADDR = "127.0.0.3"  # nullmxd, mode "rcpt"
 NULLMX_ADDR = "127.0.0.4"  # nullmxd, close; only a sender ignoring the null MX gets here
-SENDER = "alice@sender.example.test"
+POSTFIX_ADDR = "127.0.0.8"  # where each sender connects from
+EXIM_ADDR = "127.0.0.9"
+SENDER = f"alice@sender.{ZONE}"
 
 # The zone the README's guide describes, one name per case.
 ZONE_FILE = f"""$ORIGIN {ZONE}.
@@ -55,16 +60,19 @@ listen = (
   {{ address = "{NULLMX_ADDR}:25"; mode = "close"; hostname = "nullmx.{ZONE}"; }}
 );
 """
+REPLY_521 = (f"521-closed.{ZONE} does not accept mail"
+             f" 521 5.3.2 closed.{ZONE} does not accept mail")
+REPLY_550 = f"550 5.1.2 trap.{ZONE} does not accept mail"
 
 # Every recipient, by what the test expects of it.
 NULLMX = f"user@nullmx.{ZONE}"
 CLOSED = f"user@closed.{ZONE}"
-STRICT = f"user@strict.{ZONE}"  # through a transport with smtp_skip_5xx_greeting = no
+STRICT = f"user@strict.{ZONE}"  # Postfix only: a transport with smtp_skip_5xx_greeting = no
 REFUSED = f"user@refused.{ZONE}"
 MXNAME = f"user@mxname.{ZONE}"
-RECIPIENTS = [NULLMX, CLOSED, STRICT, REFUSED, MXNAME]
 
 IN_NAMESPACE = "NULLMXD_MAILERS_NAMESPACE"
+EXIM_DEBS = "/var/cache/apt/archives/exim4-daemon-light_*.deb"
 
 
 def unavailable(reason):
@@ -79,8 +87,11 @@ def enter_namespace():
     """Re-runs this file as PID 1 of new network, mount and PID namespaces."""
     if os.geteuid() != 0:
         unavailable("needs root (network namespaces, port 25, Postfix)")
-    tools = ["unshare", "ip", "mount", "nsd", "unbound", "postfix", "postqueue", "sendmail"]
+    tools = ["unshare", "ip", "mount", "nsd", "unbound", "postfix", "postqueue", "sendmail",
+             "dpkg-deb"]
     missing = [t for t in tools if not (shutil.which(t) or shutil.which(t, path="/usr/sbin"))]
+    if not glob.glob(EXIM_DEBS):
+        missing.append(EXIM_DEBS)
     if missing:
         unavailable("not installed: " + " ".join(missing) + " (scripts/deps test)")
     env = dict(os.environ, **{IN_NAMESPACE: "1"})
@@ -103,9 +114,17 @@ def write(path, text, mode=0o644):
     return path
 
 
-def queue_id(line):
-    """The queue ID in a Postfix log line: `... postfix/smtp[123]: 4F1A2B3C: to=<...>`."""
-    return line.split(": ")[1]
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def message(recipient):
+    return (f"From: <{SENDER}>\nTo: <{recipient}>\nSubject: nullmxd test\n\n"
+            "Where does this go?\n")
 
 
 def wait_until(what, probe, timeout=60.0, detail=lambda: ""):
@@ -136,15 +155,208 @@ def dns_answer(name, server="127.0.0.1"):
     return flags & 0xF, ancount
 
 
+class Postfix:
+    """Debian's Postfix with its own config directory and queue under `base`."""
+
+    recipients = [NULLMX, CLOSED, STRICT, REFUSED, MXNAME]
+
+    def __init__(self, base):
+        self.base = base
+        self.conf = os.path.join(base, "conf")
+        self.logfile = os.path.join(base, "maillog")
+        os.makedirs(self.conf)
+        os.mkdir(os.path.join(base, "queue"), 0o755)
+        write(os.path.join(self.conf, "main.cf"), f"""compatibility_level = 3.6
+queue_directory = {base}/queue
+data_directory = {base}/data
+maillog_file = {self.logfile}
+maillog_file_prefixes = {base}
+myhostname = sender.{ZONE}
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+smtp_bind_address = {POSTFIX_ADDR}
+alias_maps =
+alias_database =
+smtputf8_enable = no
+# Bounces to the sender are created, logged and thrown away.
+transport_maps = inline:{{sender.{ZONE}=discard:, strict.{ZONE}=strict:}}
+""")
+        # No service runs chrooted (5th column "n"): the smtp client reads the
+        # namespace's /etc/resolv.conf. No smtpd: this Postfix only sends.
+        services = [
+            ("pickup", "unix", "n", "n", "60", "1", "pickup"),
+            ("cleanup", "unix", "n", "n", "-", "0", "cleanup"),
+            ("qmgr", "unix", "n", "n", "300", "1", "qmgr"),
+            ("rewrite", "unix", "-", "n", "-", "-", "trivial-rewrite"),
+            ("bounce", "unix", "-", "n", "-", "0", "bounce"),
+            ("defer", "unix", "-", "n", "-", "0", "bounce"),
+            ("trace", "unix", "-", "n", "-", "0", "bounce"),
+            ("verify", "unix", "-", "n", "-", "1", "verify"),
+            ("flush", "unix", "n", "n", "1000?", "0", "flush"),
+            ("proxymap", "unix", "-", "n", "-", "-", "proxymap"),
+            ("showq", "unix", "n", "n", "-", "-", "showq"),
+            ("error", "unix", "-", "n", "-", "-", "error"),
+            ("retry", "unix", "-", "n", "-", "-", "error"),
+            ("discard", "unix", "-", "n", "-", "-", "discard"),
+            ("anvil", "unix", "-", "n", "-", "1", "anvil"),
+            ("scache", "unix", "-", "n", "-", "1", "scache"),
+            ("postlog", "unix-dgram", "n", "n", "-", "1", "postlogd"),
+            ("smtp", "unix", "-", "n", "-", "-", "smtp"),
+            ("strict", "unix", "-", "n", "-", "-", "smtp -o smtp_skip_5xx_greeting=no"),
+        ]
+        write(os.path.join(self.conf, "master.cf"), "".join(
+            f"{name} {kind} {private} - {chroot} {wake} {limit} {command}\n"
+            for name, kind, private, chroot, wake, limit, command in services))
+        run("postfix", "-c", self.conf, "check")
+        run("postfix", "-c", self.conf, "start")
+
+    def send(self, recipient):
+        run("sendmail", "-C", self.conf, "-f", SENDER, "-i", "--", recipient,
+            input=message(recipient))
+
+    def log(self):
+        return read(self.logfile)
+
+    def verdict(self, recipient):
+        """The log line with the verdict on recipient (sent, bounced, deferred), or None."""
+        for line in self.log().splitlines():
+            if f"to=<{recipient}>" in line and "status=" in line:
+                return line
+        return None
+
+    @staticmethod
+    def failed(verdict):
+        return "status=bounced" in verdict
+
+    @staticmethod
+    def message_id(line):
+        """`... postfix/smtp[123]: 4F1A2B3C: to=<...>` -> 4F1A2B3C."""
+        return line.split(": ")[1]
+
+    def bounced_ids(self):
+        """The messages the sender got a non-delivery notice for."""
+        return {self.message_id(line) for line in self.log().splitlines()
+                if "sender non-delivery notification" in line}
+
+    def queue(self):
+        """The messages still queued, as `postqueue -j` lists them."""
+        out = run("postqueue", "-c", self.conf, "-j").stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.conf, "stop"], capture_output=True, timeout=60)
+
+
+class Exim:
+    """Exim 4 from its .deb, unpacked under `base`, delivering at once (-odi) from a spool
+    there. It runs as Debian-exim, which the namespace's /etc/passwd gets if needed."""
+
+    recipients = [NULLMX, CLOSED, REFUSED, MXNAME]
+
+    def __init__(self, base):
+        self.base = base
+        os.makedirs(base)
+        deb = sorted(glob.glob(EXIM_DEBS))[-1]
+        run("dpkg-deb", "-x", deb, os.path.join(base, "root"))
+        self.binary = os.path.join(base, "root/usr/sbin/exim4")
+        self.version = run("dpkg-deb", "-f", deb, "Version").stdout.strip()
+        uid, gid = add_system_user("Debian-exim")
+        spool = os.path.join(base, "spool")
+        os.mkdir(spool, 0o750)
+        os.chown(spool, uid, gid)
+        self.logfile = os.path.join(spool, "mainlog")
+        self.conf = write(os.path.join(base, "exim.conf"), f"""primary_hostname = sender.{ZONE}
+exim_path = {self.binary}
+keep_environment =
+spool_directory = {spool}
+log_file_path = {spool}/%slog
+local_interfaces = 127.0.0.1
+
+begin routers
+# Bounces to the sender are created, logged and thrown away.
+sink:
+  driver = redirect
+  domains = sender.{ZONE}
+  data = :blackhole:
+dnslookup:
+  driver = dnslookup
+  transport = remote_smtp
+  no_more
+
+begin transports
+remote_smtp:
+  driver = smtp
+  interface = {EXIM_ADDR}
+
+begin retry
+* * F,4d,1h
+""")
+
+    def send(self, recipient):
+        # -odi: delivered, or bounced, before exim returns.
+        run(self.binary, "-C", self.conf, "-odi", "-f", SENDER, "--", recipient,
+            input=message(recipient))
+
+    def log(self):
+        return read(self.logfile)
+
+    def verdict(self, recipient):
+        """The log line with the verdict: `** rcpt` failed, `== rcpt` deferred, `=> rcpt`."""
+        for line in self.log().splitlines():
+            fields = line.split()
+            if (len(fields) > 4 and fields[3] in ("**", "==", "=>")
+                    and fields[4].rstrip(":") == recipient):
+                return line
+        return None
+
+    @staticmethod
+    def failed(verdict):
+        return verdict.split()[3] == "**"
+
+    @staticmethod
+    def message_id(line):
+        """`2026-11-30 05:30:00 1tAbCd-000123-Xy ** ...` -> 1tAbCd-000123-Xy."""
+        return line.split()[2]
+
+    def bounced_ids(self):
+        """The messages a bounce (`<= <> R=ID`) was generated for."""
+        return {line.split(" R=")[1].split()[0] for line in self.log().splitlines()
+                if " <= <> R=" in line}
+
+    def stop(self):
+        pass
+
+
+def add_system_user(name):
+    """(uid, gid) of name; if it has no account, the namespace's /etc/passwd and
+    /etc/group (bind-mounted copies) get one, and the machine's files are untouched."""
+    try:
+        pw = run("getent", "passwd", name).stdout.split(":")
+        return int(pw[2]), int(pw[3])
+    except AssertionError:
+        pass
+    used = {int(line.split(":")[2]) for f in ("/etc/passwd", "/etc/group")
+            for line in read(f).splitlines() if line.count(":") >= 3}
+    uid = next(i for i in range(999, 100, -1) if i not in used)
+    for path, entry in (("/etc/passwd", f"{name}:x:{uid}:{uid}::/nonexistent:/bin/false\n"),
+                        ("/etc/group", f"{name}:x:{uid}:\n")):
+        copy = write(os.path.join(world.dir, os.path.basename(path)), read(path) + entry)
+        run("mount", "--bind", copy, path)
+    return uid, uid
+
+
 class World:
     """The namespace's servers; every process started is stopped by stop()."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="nullmxd-mailers-")
-        os.chmod(self.dir, 0o755)  # Postfix's daemons run as the postfix user
+        os.chmod(self.dir, 0o755)  # the senders' processes run as their own users
         self.procs = []
         self.logs = {}
-        self.postfix_conf = None
+        self.senders = {}
+        self.verdicts = {}
+        self.bounced = {}
         self.daemon = None
         self.stopped = False
 
@@ -152,15 +364,10 @@ class World:
         return os.path.join(self.dir, *parts)
 
     def spawn(self, name, cmd):
-        log = open(self.path(name + ".log"), "w")
         self.logs[name] = self.path(name + ".log")
-        self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL))
-        log.close()
-
-    def log(self, name):
-        with open(self.logs[name], errors="replace") as f:
-            return f.read()
+        with open(self.logs[name], "w") as log:
+            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                               stdin=subprocess.DEVNULL))
 
     def network(self):
         run("ip", "link", "set", "lo", "up")
@@ -217,105 +424,44 @@ stub-zone:
         # Through the resolver, so both servers and the delegation work.
         wait_until("the resolver to answer for closed.example.test",
                    lambda: dns_answer(f"closed.{ZONE}") == (0, 1),
-                   detail=lambda: self.log("nsd") + self.log("unbound"))
+                   detail=self.diagnostics)
 
     def nullmxd(self):
         self.daemon = Daemon(NULLMXD_CONFIG, listeners=3)
 
-    def postfix(self):
-        conf = self.postfix_conf = self.path("postfix")
-        os.mkdir(conf)
-        write(os.path.join(conf, "main.cf"), f"""compatibility_level = 3.6
-queue_directory = {self.path('queue')}
-data_directory = {self.path('data')}
-maillog_file = {self.path('maillog')}
-maillog_file_prefixes = {self.dir}
-myhostname = sender.{ZONE}
-mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-alias_maps =
-alias_database =
-smtputf8_enable = no
-# Bounces to the sender are created, logged and thrown away.
-transport_maps = inline:{{sender.{ZONE}=discard:, strict.{ZONE}=strict:}}
-""")
-        # No service runs chrooted (5th column "n"): the smtp client reads the
-        # namespace's /etc/resolv.conf. No smtpd: this Postfix only sends.
-        services = [
-            ("pickup", "unix", "n", "n", "60", "1", "pickup"),
-            ("cleanup", "unix", "n", "n", "-", "0", "cleanup"),
-            ("qmgr", "unix", "n", "n", "300", "1", "qmgr"),
-            ("rewrite", "unix", "-", "n", "-", "-", "trivial-rewrite"),
-            ("bounce", "unix", "-", "n", "-", "0", "bounce"),
-            ("defer", "unix", "-", "n", "-", "0", "bounce"),
-            ("trace", "unix", "-", "n", "-", "0", "bounce"),
-            ("verify", "unix", "-", "n", "-", "1", "verify"),
-            ("flush", "unix", "n", "n", "1000?", "0", "flush"),
-            ("proxymap", "unix", "-", "n", "-", "-", "proxymap"),
-            ("showq", "unix", "n", "n", "-", "-", "showq"),
-            ("error", "unix", "-", "n", "-", "-", "error"),
-            ("retry", "unix", "-", "n", "-", "-", "error"),
-            ("discard", "unix", "-", "n", "-", "-", "discard"),
-            ("anvil", "unix", "-", "n", "-", "1", "anvil"),
-            ("scache", "unix", "-", "n", "-", "1", "scache"),
-            ("postlog", "unix-dgram", "n", "n", "-", "1", "postlogd"),
-            ("smtp", "unix", "-", "n", "-", "-", "smtp"),
-            ("strict", "unix", "-", "n", "-", "-", "smtp -o smtp_skip_5xx_greeting=no"),
-        ]
-        write(os.path.join(conf, "master.cf"), "".join(
-            f"{name} {kind} {private} - {chroot} {wake} {limit} {command}\n"
-            for name, kind, private, chroot, wake, limit, command in services))
-        os.mkdir(self.path("queue"), 0o755)
-        run("postfix", "-c", conf, "check")
-        run("postfix", "-c", conf, "start")
+    def send_all(self, name, sender):
+        """Every message from one sender, then its verdicts and its bounces."""
+        self.senders[name] = sender
+        for recipient in sender.recipients:
+            sender.send(recipient)
+        verdicts = {r: wait_until(f"{name}'s verdict on {r}", lambda: sender.verdict(r),
+                                  detail=self.diagnostics)
+                    for r in sender.recipients}
+        failed = [line for line in verdicts.values() if sender.failed(line)]
 
-    def send(self, recipient):
-        message = (f"From: <{SENDER}>\nTo: <{recipient}>\nSubject: nullmxd test\n\n"
-                   "Where does this go?\n")
-        run("sendmail", "-C", self.postfix_conf, "-f", SENDER, "-i", "--", recipient,
-            input=message)
-
-    def maillog(self):
-        try:
-            with open(self.path("maillog"), errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def delivery(self, recipient):
-        """Postfix's log line with the verdict on recipient (sent, bounced, deferred)."""
-        def probe():
-            for line in self.maillog().splitlines():
-                if f"to=<{recipient}>" in line and "status=" in line:
-                    return line
-            return None
-        return wait_until(f"Postfix's verdict on {recipient}", probe,
-                          detail=lambda: self.maillog() + self.diagnostics())
-
-    def bounce_notices(self, count):
-        """The queue IDs Postfix sent a non-delivery notice for, once there are count."""
-        ids = {queue_id(line) for line in self.maillog().splitlines()
-               if "sender non-delivery notification" in line}
-        return ids if len(ids) >= count else None
-
-    def queue(self):
-        """The messages still queued, as `postqueue -j` lists them."""
-        out = run("postqueue", "-c", self.postfix_conf, "-j").stdout
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
+        def all_bounced():
+            ids = sender.bounced_ids()
+            return ids if len(ids) >= len(failed) else None
+        ids = wait_until(f"a bounce to the sender from {name} for each failed message",
+                         all_bounced, detail=self.diagnostics)
+        self.verdicts[name] = verdicts
+        self.bounced[name] = ids
 
     def diagnostics(self):
-        return "".join(f"--- {name}\n{self.log(name)}" for name in self.logs)
+        out = "".join(f"--- {name}\n{read(path)}" for name, path in self.logs.items())
+        out += "".join(f"--- {name}\n{s.log()}" for name, s in self.senders.items())
+        if self.daemon:
+            out += "--- nullmxd\n" + "\n".join(self.daemon.lines)
+        return out
 
     def stop(self):
-        """Postfix, nullmxd (which must exit 0 with a clean log), the DNS servers."""
+        """The senders, nullmxd (which must exit 0 with a clean log), the DNS servers."""
         if self.stopped:
             return
         self.stopped = True
         errors = []
-        if self.postfix_conf:
-            subprocess.run(["postfix", "-c", self.postfix_conf, "stop"],
-                           capture_output=True, timeout=60)
+        for sender in self.senders.values():
+            sender.stop()
         if self.daemon:
             try:
                 self.daemon.__exit__(None, None, None)
@@ -345,21 +491,13 @@ def setUpModule():
         world.network()
         world.dns()
         world.nullmxd()
-        world.postfix()
-        for recipient in RECIPIENTS:
-            world.send(recipient)
-        world.verdicts = {r: world.delivery(r) for r in RECIPIENTS}
-        bounced = [r for r in RECIPIENTS if "status=bounced" in world.verdicts[r]]
-        world.notices = wait_until("a bounce to the sender for each bounced message",
-                                   lambda: world.bounce_notices(len(bounced)),
-                                   detail=world.maillog)
-        world.deferred = world.queue()
+        world.send_all("postfix", Postfix(world.path("postfix")))
+        world.postfix_queue = world.senders["postfix"].queue()
+        world.send_all("exim", Exim(world.path("exim")))
         # Stopping nullmxd writes out every line it still held.
         world.stop()
     except BaseException:
-        print(world.maillog() + world.diagnostics(), file=sys.stderr)
-        if world.daemon:
-            print("--- nullmxd\n" + "\n".join(world.daemon.lines), file=sys.stderr)
+        print(world.diagnostics(), file=sys.stderr)
         world.stop()
         raise
 
@@ -369,78 +507,110 @@ def nullmxd_events(**fields):
     return world.daemon.events(lambda f: all(f.get(k) == v for k, v in fields.items()))
 
 
-class BounceCase(unittest.TestCase):
-    def assert_bounced(self, recipient, dsn):
-        line = world.verdicts[recipient]
-        self.assertIn("status=bounced", line)
-        self.assertIn(f"dsn={dsn}", line)
-        self.assertIn(queue_id(line), world.notices, "the sender got no bounce")
-        return line
+class SenderCase(unittest.TestCase):
+    sender = None  # "postfix", "exim"
+    client = None  # the address it connects from
 
+    def verdict(self, recipient):
+        return world.verdicts[self.sender][recipient]
 
-class NullMxTest(BounceCase):
-    """RFC 7505: a name with `MX 0 .` is refused by the sender itself."""
+    def assert_bounce_sent(self, line):
+        message_id = world.senders[self.sender].message_id(line)
+        self.assertIn(message_id, world.bounced[self.sender], "the sender got no bounce")
 
-    def test_bounced_without_connecting(self):
-        line = self.assert_bounced(NULLMX, "5.1.0")
-        self.assertIn("nullMX", line)
-        self.assertIn("relay=none", line)
-        # The name's A record leads to a nullmxd listener, which saw no one.
+    def assert_refusal_logged(self, line, recipient, host):
+        """The sender's log line says nullmxd refused recipient at host."""
+        raise NotImplementedError
+
+    def assert_refused(self, recipient, host):
+        """rcpt mode: the sender bounced, and nullmxd saw both of its sessions end."""
+        line = self.verdict(recipient)
+        self.assert_refusal_logged(line, recipient, host)
+        self.assert_bounce_sent(line)
+        sessions = nullmxd_events(event="conn", local=RCPT_ADDR, client=self.client)
+        self.assertEqual([s["reason"] for s in sessions], ["quit", "quit"], sessions)
+        # nullmxd's own record of each refused RCPT (from=, to=) is asserted here.
+
+    def test_rcpt_mode_a_only_name_bounced(self):
+        self.assert_refused(REFUSED, f"refused.{ZONE}")
+
+    def test_rcpt_mode_mx_name_bounced(self):
+        self.assert_refused(MXNAME, f"trap.{ZONE}")
+
+    def test_null_mx_nullmxd_never_reached(self):
+        # The null-MX name's A record leads to a nullmxd listener, which saw no one.
         self.assertEqual(nullmxd_events(event="conn", local=NULLMX_ADDR), [])
 
 
-class CloseModeTest(BounceCase):
-    """An A-only name (implicit MX, RFC 5321 §5.1) whose address answers 521."""
+class PostfixTest(SenderCase):
+    sender = "postfix"
+    client = POSTFIX_ADDR
 
-    def test_postfix_defaults_defer_with_the_521_text(self):
-        line = world.verdicts[CLOSED]
-        self.assertIn("status=deferred", line)
-        self.assertIn("dsn=4.3.2", line)
+    def test_null_mx_bounced_without_connecting(self):
+        line = self.verdict(NULLMX)
+        self.assertIn("relay=none", line)
+        self.assertIn("dsn=5.1.0, status=bounced", line)
+        self.assertIn(f"Domain nullmx.{ZONE} does not accept mail (nullMX)", line)
+        self.assert_bounce_sent(line)
+
+    def test_close_mode_deferred_with_the_521_text(self):
+        line = self.verdict(CLOSED)
         self.assertIn(f"relay=closed.{ZONE}[{CLOSE_ADDR}]:25", line)
-        self.assertIn(f"refused to talk to me: 521-closed.{ZONE} does not accept mail"
-                      f" 521 5.3.2 closed.{ZONE} does not accept mail", line)
-        queued = [m for m in world.deferred
+        self.assertIn("dsn=4.3.2, status=deferred", line)
+        self.assertIn(f"refused to talk to me: {REPLY_521}", line)
+        queued = [m for m in world.postfix_queue
                   if [r["address"] for r in m["recipients"]] == [CLOSED]]
-        self.assertEqual(len(queued), 1, world.deferred)
+        self.assertEqual(len(queued), 1, world.postfix_queue)
         self.assertEqual(queued[0]["queue_name"], "deferred")
         self.assertIn("521 5.3.2", queued[0]["recipients"][0]["delay_reason"])
 
-    def test_skip_5xx_greeting_no_bounces(self):
-        line = self.assert_bounced(STRICT, "5.3.2")
-        self.assertIn(f"521 5.3.2 closed.{ZONE} does not accept mail", line)
+    def test_close_mode_with_skip_5xx_greeting_no_bounced(self):
+        line = self.verdict(STRICT)
+        self.assertIn("dsn=5.3.2, status=bounced", line)
+        self.assertIn(f"refused to talk to me: {REPLY_521}", line)
+        self.assert_bounce_sent(line)
 
-    def test_nullmxd_logged_each_connection(self):
-        # One from the default transport, one from the strict one; no retry yet.
-        conns = nullmxd_events(event="conn", local=CLOSE_ADDR, local_port="25")
+    def test_close_mode_nullmxd_logged_each_connection(self):
+        # The default transport and the strict one, each once: no retry yet.
+        conns = nullmxd_events(event="conn", local=CLOSE_ADDR, client=self.client)
         self.assertEqual(len(conns), 2, conns)
-        self.assertEqual({c["client"] for c in conns}, {"127.0.0.1"})
 
-    def test_only_bounces_left_the_queue(self):
-        self.assertEqual([[r["address"] for r in m["recipients"]] for m in world.deferred],
+    def test_only_the_deferred_message_is_queued(self):
+        self.assertEqual([[r["address"] for r in m["recipients"]] for m in world.postfix_queue],
                          [[CLOSED]])
 
+    def assert_refusal_logged(self, line, recipient, host):
+        self.assertIn(f"relay={host}[{RCPT_ADDR}]:25", line)
+        self.assertIn("dsn=5.1.2, status=bounced", line)
+        self.assertIn(f"said: {REPLY_550} (in reply to RCPT TO command)", line)
 
-class RcptModeTest(BounceCase):
-    """nullmxd in rcpt mode greets 220 and refuses every RCPT TO with 550 5.1.2."""
 
-    def assert_refused(self, recipient, relay):
-        line = self.assert_bounced(recipient, "5.1.2")
-        self.assertIn(f"relay={relay}[{RCPT_ADDR}]:25", line)
-        self.assertIn(f"550 5.1.2 trap.{ZONE} does not accept mail"
-                      " (in reply to RCPT TO command)", line)
-        # nullmxd's own record of each refused RCPT (from=, to=) is asserted here.
+class EximTest(SenderCase):
+    sender = "exim"
+    client = EXIM_ADDR
 
-    def test_a_only_name_bounces(self):
-        self.assert_refused(REFUSED, f"refused.{ZONE}")
+    def test_null_mx_bounced_without_connecting(self):
+        line = self.verdict(NULLMX)
+        self.assertIn(f"** {NULLMX}: an MX or SRV record indicated no SMTP service", line)
+        self.assert_bounce_sent(line)
 
-    def test_mx_naming_the_rcpt_host_bounces(self):
-        self.assert_refused(MXNAME, f"trap.{ZONE}")
+    def test_close_mode_bounced(self):
+        line = self.verdict(CLOSED)
+        self.assertIn(f"** {CLOSED} R=dnslookup T=remote_smtp H=closed.{ZONE} [{CLOSE_ADDR}]",
+                      line)
+        self.assertIn("SMTP error from remote mail server after initial connection", line)
+        self.assertIn(f"521 5.3.2 closed.{ZONE} does not accept mail", line)
+        self.assert_bounce_sent(line)
+        conns = nullmxd_events(event="conn", local=CLOSE_ADDR, client=self.client)
+        self.assertEqual(len(conns), 1, conns)
 
-    def test_nullmxd_logged_each_session(self):
-        # Postfix ends the session itself (RSET, QUIT) after the refusal.
-        conns = nullmxd_events(event="conn", local=RCPT_ADDR)
-        self.assertEqual([c["reason"] for c in conns], ["quit", "quit"], conns)
+    def assert_refusal_logged(self, line, recipient, host):
+        self.assertIn(f"** {recipient} R=dnslookup T=remote_smtp H={host} [{RCPT_ADDR}]", line)
+        self.assertIn(f"SMTP error from remote mail server after RCPT TO:<{recipient}>: "
+                      f"{REPLY_550}", line)
 
+
+del SenderCase  # its tests run once per sender, not on their own
 
 if __name__ == "__main__":
     if os.environ.get(IN_NAMESPACE) != "1":
