@@ -161,7 +161,6 @@ class Postfix:
     recipients = [NULLMX, CLOSED, STRICT, REFUSED, MXNAME]
 
     def __init__(self, base):
-        self.base = base
         self.conf = os.path.join(base, "conf")
         self.logfile = os.path.join(base, "maillog")
         os.makedirs(self.conf)
@@ -255,13 +254,11 @@ class Exim:
     recipients = [NULLMX, CLOSED, REFUSED, MXNAME]
 
     def __init__(self, base):
-        self.base = base
         os.makedirs(base)
         deb = sorted(glob.glob(EXIM_DEBS))[-1]
         run("dpkg-deb", "-x", deb, os.path.join(base, "root"))
         self.binary = os.path.join(base, "root/usr/sbin/exim4")
-        self.version = run("dpkg-deb", "-f", deb, "Version").stdout.strip()
-        uid, gid = add_system_user("Debian-exim")
+        uid, gid = add_system_user("Debian-exim", base)
         spool = os.path.join(base, "spool")
         os.mkdir(spool, 0o750)
         os.chown(spool, uid, gid)
@@ -328,9 +325,10 @@ begin retry
         pass
 
 
-def add_system_user(name):
+def add_system_user(name, directory):
     """(uid, gid) of name; if it has no account, the namespace's /etc/passwd and
-    /etc/group (bind-mounted copies) get one, and the machine's files are untouched."""
+    /etc/group get one: copies in directory, bind-mounted, so the machine's files are
+    untouched."""
     try:
         pw = run("getent", "passwd", name).stdout.split(":")
         return int(pw[2]), int(pw[3])
@@ -341,7 +339,7 @@ def add_system_user(name):
     uid = next(i for i in range(999, 100, -1) if i not in used)
     for path, entry in (("/etc/passwd", f"{name}:x:{uid}:{uid}::/nonexistent:/bin/false\n"),
                         ("/etc/group", f"{name}:x:{uid}:\n")):
-        copy = write(os.path.join(world.dir, os.path.basename(path)), read(path) + entry)
+        copy = write(os.path.join(directory, os.path.basename(path)), read(path) + entry)
         run("mount", "--bind", copy, path)
     return uid, uid
 
