@@ -16,7 +16,6 @@ void conn_configure(const struct conn_settings *set);
 
 /* Accepts what l has waiting, a batch at most; never fails the listener. */
 size_t conn_accept(struct listener *l);
-size_t conn_count(void);
 
 /* Cuts every drain to at most a second; the loop ends once the last one closes. */
 void conn_stop_all(void);

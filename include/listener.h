@@ -24,6 +24,7 @@ struct listener {
 	unsigned port;
 	bool wildcard; /* bound to 0.0.0.0 or [::]: each connection's local address differs */
 	struct profile *profile; /* what its new connections get; a reload replaces it */
+	unsigned stats_slot;     /* its counters in stats */
 };
 
 /* Binds and listens; an IPv6 listener is IPv6-only so [::] and 0.0.0.0 coexist. */

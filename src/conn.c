@@ -37,47 +37,6 @@
 
 enum phase { PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
 
-enum end_reason {
-	END_NONE,
-	END_EOF,
-	END_TIMEOUT,
-	END_INPUT_LIMIT,
-	END_ERROR,
-	END_SHUTDOWN,
-	END_OVERLOAD,
-	END_QUIT,
-	END_MAX_COMMANDS,
-	END_LINE_TOO_LONG,
-	END_IDLE_TIMEOUT,
-	END_SESSION_TIMEOUT,
-	END_PROXY_TIMEOUT,
-	END_PROXY_INVALID,
-	END_PROXY_UNTRUSTED,
-	END_LIMIT,
-	END_REASONS
-};
-/* A reason past the table's end would be counted under another's label. */
-_Static_assert(END_REASONS <= STATS_REASONS_MAX, "raise STATS_REASONS_MAX in stats.h");
-
-static const char *const end_words[END_REASONS] = {
-	[END_NONE] = "none",
-	[END_EOF] = "eof",
-	[END_TIMEOUT] = "timeout",
-	[END_INPUT_LIMIT] = "input_limit",
-	[END_ERROR] = "error",
-	[END_SHUTDOWN] = "shutdown",
-	[END_OVERLOAD] = "overload",
-	[END_QUIT] = "quit",
-	[END_MAX_COMMANDS] = "max_commands",
-	[END_LINE_TOO_LONG] = "line_too_long",
-	[END_IDLE_TIMEOUT] = "idle_timeout",
-	[END_SESSION_TIMEOUT] = "session_timeout",
-	[END_PROXY_TIMEOUT] = "proxy_timeout",
-	[END_PROXY_INVALID] = "proxy_invalid",
-	[END_PROXY_UNTRUSTED] = "proxy_untrusted",
-	[END_LIMIT] = "limit",
-};
-
 struct conn;
 
 /*
@@ -142,7 +101,6 @@ static struct {
 	struct drain_queue queues[DRAIN_QUEUES];
 	struct drain_queue checks[CHECK_STAGES]; /* their timeout_ms is unused */
 	struct conn *sessions;
-	size_t count;
 	bool stopping;
 	int reserve;                /* a descriptor to give back when there are none (EMFILE) */
 	char discard[DISCARD_SIZE]; /* every read lands here: nothing is kept but counts */
@@ -158,11 +116,6 @@ int conn_init(uv_loop_t *loop)
 void conn_configure(const struct conn_settings *set)
 {
 	cs.set = *set;
-}
-
-size_t conn_count(void)
-{
-	return cs.count;
 }
 
 static void on_drain_timer(uv_timer_t *t);
@@ -316,7 +269,7 @@ static void log_conn(struct conn *c, enum end_reason why)
 	log_uint("bytes_out", c->bytes_out);
 	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
 		log_uint("commands", s->reader.commands);
-	log_str("reason", end_words[why]);
+	log_str("reason", end_reason_word(why));
 	log_end();
 }
 
@@ -327,7 +280,7 @@ static void conn_free(struct conn *c)
 	free(c->session);
 	profile_unref(c->profile);
 	free(c);
-	cs.count--;
+	stats_conn_gone();
 }
 
 static void on_close(uv_handle_t *h)
@@ -350,7 +303,7 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (c->end != END_NONE)
 		why = (enum end_reason)c->end;
 	/* counted always, logged unless flood control holds the line back */
-	stats_conn_end(c->listener, &c->peer.sa, why, end_words[why], c->bytes_in, c->bytes_out);
+	stats_conn_end(c->listener->stats_slot, &c->peer.sa, why, c->bytes_in, c->bytes_out);
 	if (guard_log(&c->client))
 		log_conn(c, why);
 	guard_release(&c->client);
@@ -575,14 +528,6 @@ static void on_session_timer(uv_timer_t *t)
 				       : END_IDLE_TIMEOUT);
 }
 
-static enum end_reason reason_of(const char *word)
-{
-	for (size_t i = 0; i < sizeof(end_words) / sizeof(end_words[0]); i++)
-		if (strcmp(end_words[i], word) == 0)
-			return (enum end_reason)i;
-	return END_ERROR;
-}
-
 /* Answers every complete command in the bytes, in order, with as few writes as it can. */
 static void session_input(struct conn *c, const char *p, size_t len)
 {
@@ -600,7 +545,7 @@ static void session_input(struct conn *c, const char *p, size_t len)
 		answered++;
 		bufs[n++] = reply_buf(c, d.reply);
 		if (d.action == SMTP_CLOSE)
-			c->end = reason_of(d.reason);
+			c->end = d.reason;
 		if (n == BATCH) {
 			err = send_replies(c, bufs, n);
 			n = 0;
@@ -833,7 +778,9 @@ static void conn_start(struct listener *l, int fd, const union sockaddr_any *pee
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
+	stats_conn_open();
 	if (!c) {
+		stats_conn_gone();
 		log_warnx("out of memory: a connection on %s port %u closed without a reply", l->ip,
 			  l->port);
 		close(fd);
@@ -844,8 +791,7 @@ static void conn_start(struct listener *l, int fd, const union sockaddr_any *pee
 	c->listener = l;
 	c->profile = profile_ref(l->profile);
 	c->start_ms = uv_now(cs.loop);
-	cs.count++;
-	if (cs.count > cs.set.max_connections)
+	if (stats.open > cs.set.max_connections)
 		shed(c, END_OVERLOAD);
 	else if (c->profile->proxy || admit(c)) /* else after the header */
 		serve(c);

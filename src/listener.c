@@ -5,6 +5,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "stats.h"
 
 static bool is_wildcard(const union sockaddr_any *a)
 {
@@ -49,6 +50,7 @@ static int start_listening(struct listener *l, uv_loop_t *loop, const char *fdna
 	}
 	addr_text(&bound.sa, l->ip, sizeof(l->ip), &l->port);
 	l->wildcard = is_wildcard(&bound);
+	l->stats_slot = stats_listener(&bound.sa);
 	log_begin(LOG_INFO, "listen");
 	log_str("addr", l->ip);
 	log_uint("port", l->port);

@@ -22,9 +22,10 @@ static struct {
 	struct listener *listeners;
 	char (*texts)[64]; /* each listener's address as the config wrote it */
 	size_t nlisteners;
-	uint64_t accepted;
 	bool stopping;
 } srv;
+
+_Static_assert(STATS_LISTENERS_MAX >= 2 * CONFIG_LISTEN_MAX, "a stats slot for every listener");
 
 /* Each connection holds one descriptor; the reserve covers listeners, logs and libuv. */
 static size_t connection_cap(const struct config *cfg)
@@ -79,7 +80,7 @@ static void assign_profiles(const struct config *cfg)
 
 static void on_ready(struct listener *l)
 {
-	srv.accepted += conn_accept(l);
+	conn_accept(l);
 }
 
 /* Socket-activated, the socket units decide the addresses: an entry without a socket is skipped. */
@@ -165,7 +166,7 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 void server_describe(char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%zu open, %llu accepted, %zu listener%s",
-		 srv.stopping ? "stopping: " : "", conn_count(), (unsigned long long)srv.accepted,
+		 srv.stopping ? "stopping: " : "", stats.open, (unsigned long long)stats.accepted,
 		 srv.nlisteners, srv.nlisteners == 1 ? "" : "s");
 }
 
@@ -217,7 +218,7 @@ void server_stop(const char *signal_name)
 	srv.stopping = true;
 	log_begin(LOG_INFO, "shutdown");
 	log_str("signal", signal_name);
-	log_uint("open", conn_count());
+	log_uint("open", stats.open);
 	log_end();
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		listener_close(&srv.listeners[i]);
