@@ -2,16 +2,21 @@
  * One connection's whole life: an optional PROXY header, the greeting, in "quit" and
  * "rcpt" modes a command session, then half-close, drain the input until EOF, a byte
  * cap or a deadline, and close. Closing with unread input sends RST, which can destroy
- * the reply in the client's buffers (RFC 1122 §4.2.2.13): hence the drain.
+ * the reply in the client's buffers (RFC 1122 §4.2.2.13): hence the drain, which
+ * drain.c schedules. Only connections with a PROXY header or a command session get a
+ * session record with a timer of their own.
  *
- * Drains with the same timeout end in the order they began: one FIFO queue per
- * drain_timeout value in use (one, or a few for a while after a reload) and one timer
- * serve all drains, instead of a timer each. Only connections with a PROXY header or a
- * command session get a session record with a timer of their own.
+ *   NEW     -> PROXY    the listener takes a PROXY header         start_proxy()
+ *   NEW     -> SESSION  quit and rcpt modes: the greeting is out   start_greeting()
+ *   NEW     -> DRAIN    close mode: the greeting is out           serve_bare(), start_greeting()
+ *   PROXY   -> SESSION  the header is whole and valid: as from NEW
+ *           or DRAIN
+ *   SESSION -> DRAIN    QUIT, a limit, a timeout or a stop: one last reply
+ *   any     -> closed   EOF, the deadline, an error or a cap      conn_close(), the log line
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,23 +24,20 @@
 
 #include "anon.h"
 #include "conn.h"
+#include "drain.h"
 #include "guard.h"
 #include "log.h"
-#include "stats.h"
 #include "proxy.h"
+#include "stats.h"
 
 /* After a stop request, open drains get at most this long. */
 #define STOP_GRACE_MS 1000
 #define DISCARD_SIZE (16 * 1024)
 /* Replies gathered from one read before they go out in one write. */
 #define BATCH 16
-/* drain_timeout values in use at once; more (many reloads in a row) share queue 0. */
-#define DRAIN_QUEUES 4
-/* Connections accepted per wake-up of a listener, and its rest when accepting fails. */
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100
 
-enum phase { PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
+/* The zero value is a real phase: a calloc'd connection has sent and read nothing. */
+enum phase { PHASE_NEW, PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
 
 struct conn;
 
@@ -56,15 +58,13 @@ struct session {
 };
 
 struct conn {
+	struct drain_entry drain; /* first: the scheduler's entry is the conn */
 	int fd;
-	struct conn *prev, *next; /* a drain queue or a check stage, earliest first */
 	struct listener *listener;
 	struct profile *profile;
 	struct session *session;
 	union sockaddr_any peer;
 	uint64_t start_ms;
-	uint64_t deadline_ms; /* of the drain */
-	uint64_t due_ms;      /* when its queue acts on it: a check, or the deadline */
 	uint64_t bytes_in;
 	uint64_t drain_from; /* bytes_in when the drain began */
 	size_t bytes_out;
@@ -72,154 +72,33 @@ struct conn {
 	uint8_t end;             /* why the session ended, when it ended itself */
 	uint8_t handles;         /* open libuv handles; the memory goes with the last */
 	struct guard_ref client; /* the client's entry in the limits table */
-	uint8_t queue;           /* its drain queue, or its check stage */
-	uint8_t listed;          /* LISTED_NONE, LISTED_DRAIN or LISTED_CHECK */
 	bool closing;
 };
 
-enum { LISTED_NONE, LISTED_DRAIN, LISTED_CHECK };
-
-/* Drains in deadline order: FIFO when they share one timeout. */
-struct drain_queue {
-	unsigned timeout_ms;
-	struct conn *head, *tail;
-};
-
-/*
- * A bare descriptor's drain is polled, not watched: one recv() at the end of each
- * stage, the stages growing. A client that closes at once costs one recv() and no
- * poll registration; one that lingers one a second, until its deadline. The first
- * look comes soon: a socket kept open longer than needed costs more than a recv().
- */
-static const unsigned check_after_ms[] = {2, 50, 200, 1000};
-#define CHECK_STAGES (sizeof(check_after_ms) / sizeof(check_after_ms[0]))
+_Static_assert(offsetof(struct conn, drain) == 0, "drain.c's entries are conns");
 
 static struct {
 	uv_loop_t *loop;
-	uv_timer_t timer;
 	struct conn_settings set;
-	struct drain_queue queues[DRAIN_QUEUES];
-	struct drain_queue checks[CHECK_STAGES]; /* their timeout_ms is unused */
 	struct conn *sessions;
 	bool stopping;
-	int reserve;                /* a descriptor to give back when there are none (EMFILE) */
 	char discard[DISCARD_SIZE]; /* every read lands here: nothing is kept but counts */
 } cs;
 
+static bool drain_check(struct drain_entry *e);
+static void drain_expire(struct drain_entry *e);
+
 int conn_init(uv_loop_t *loop)
 {
+	static const struct drain_callbacks cb = {drain_check, drain_expire};
+
 	cs.loop = loop;
-	cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return uv_timer_init(loop, &cs.timer);
+	return drain_init(loop, &cb);
 }
 
 void conn_configure(const struct conn_settings *set)
 {
 	cs.set = *set;
-}
-
-static void on_drain_timer(uv_timer_t *t);
-
-static void arm_drain_timer(void)
-{
-	uint64_t now = uv_now(cs.loop), first = UINT64_MAX;
-
-	for (size_t i = 0; i < DRAIN_QUEUES; i++)
-		if (cs.queues[i].head && cs.queues[i].head->due_ms < first)
-			first = cs.queues[i].head->due_ms;
-	for (size_t i = 0; i < CHECK_STAGES; i++)
-		if (cs.checks[i].head && cs.checks[i].head->due_ms < first)
-			first = cs.checks[i].head->due_ms;
-	if (first == UINT64_MAX)
-		uv_timer_stop(&cs.timer);
-	else
-		uv_timer_start(&cs.timer, on_drain_timer, first > now ? first - now : 0, 0);
-}
-
-static struct drain_queue *queue_for(unsigned timeout_ms)
-{
-	struct drain_queue *unused = NULL;
-
-	for (int i = 0; i < DRAIN_QUEUES; i++) {
-		struct drain_queue *q = &cs.queues[i];
-		if (q->head && q->timeout_ms == timeout_ms)
-			return q;
-		if (!q->head && !unused)
-			unused = q;
-	}
-	if (unused)
-		unused->timeout_ms = timeout_ms;
-	return unused ? unused : &cs.queues[0];
-}
-
-/* Insert from the tail by due time: in a queue of one delay that is one step. */
-static void queue_insert(struct drain_queue *q, struct conn *c)
-{
-	struct conn *after = q->tail;
-
-	while (after && after->due_ms > c->due_ms)
-		after = after->prev;
-	c->prev = after;
-	c->next = after ? after->next : q->head;
-	if (c->next)
-		c->next->prev = c;
-	else
-		q->tail = c;
-	if (after)
-		after->next = c;
-	else
-		q->head = c;
-	if (q->head == c)
-		arm_drain_timer();
-}
-
-static void drain_insert(struct conn *c)
-{
-	struct drain_queue *q = queue_for(c->profile->drain_timeout_ms);
-
-	c->due_ms = c->deadline_ms;
-	c->queue = (uint8_t)(q - cs.queues);
-	c->listed = LISTED_DRAIN;
-	queue_insert(q, c);
-}
-
-/* The next check of a bare descriptor, or its deadline if that comes first. */
-static void check_insert(struct conn *c, unsigned stage)
-{
-	uint64_t due = uv_now(cs.loop) + check_after_ms[stage];
-
-	if (due >= c->deadline_ms) {
-		drain_insert(c);
-		return;
-	}
-	c->due_ms = due;
-	c->queue = (uint8_t)stage;
-	c->listed = LISTED_CHECK;
-	queue_insert(&cs.checks[stage], c);
-}
-
-/*
- * The timer is left as it is: when it fires early it finds nothing due and re-arms.
- * While stopping, an idle timer must not hold the loop open.
- */
-static void queue_remove(struct conn *c)
-{
-	struct drain_queue *q =
-		c->listed == LISTED_DRAIN ? &cs.queues[c->queue] : &cs.checks[c->queue];
-
-	if (c->listed == LISTED_NONE)
-		return;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		q->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		q->tail = c->prev;
-	c->listed = LISTED_NONE;
-	if (cs.stopping && !q->head)
-		arm_drain_timer();
 }
 
 static void sessions_remove(struct conn *c)
@@ -307,7 +186,7 @@ static void conn_close(struct conn *c, enum end_reason why)
 	if (guard_log(&c->client))
 		log_conn(c, why);
 	guard_release(&c->client);
-	queue_remove(c);
+	drain_remove(&c->drain);
 	if (!c->session) { /* a bare descriptor */
 		close(c->fd);
 		conn_free(c);
@@ -335,37 +214,24 @@ static enum end_reason drain_recv(struct conn *c)
 	}
 }
 
-static void check(struct conn *c)
+/* A polled drain's look: true while the client has more to say. */
+static bool drain_check(struct drain_entry *e)
 {
+	struct conn *c = (struct conn *)e;
 	enum end_reason why = drain_recv(c);
-	unsigned stage = c->queue + 1u < CHECK_STAGES ? c->queue + 1u : c->queue;
 
-	queue_remove(c);
 	if (why != END_NONE)
 		conn_close(c, why);
-	else
-		check_insert(c, stage);
+	return why == END_NONE;
 }
 
 /* A bare descriptor gets a last look, in case its client closed since the last check. */
-static void expire(struct conn *c)
+static void drain_expire(struct drain_entry *e)
 {
+	struct conn *c = (struct conn *)e;
 	enum end_reason why = c->session ? END_NONE : drain_recv(c);
 
 	conn_close(c, why != END_NONE ? why : cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
-}
-
-static void on_drain_timer(uv_timer_t *t)
-{
-	uint64_t now = uv_now(cs.loop);
-
-	for (size_t i = 0; i < CHECK_STAGES; i++)
-		while (cs.checks[i].head && cs.checks[i].head->due_ms <= now)
-			check(cs.checks[i].head);
-	for (size_t i = 0; i < DRAIN_QUEUES; i++)
-		while (cs.queues[i].head && cs.queues[i].head->due_ms <= now)
-			expire(cs.queues[i].head);
-	arm_drain_timer();
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -394,8 +260,9 @@ static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind)
 /* What a connection gets when it must end now: the permanent 521, in every mode. */
 static uv_buf_t refusal_buf(const struct conn *c)
 {
-	return reply_buf(c, c->profile->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
-							       : SMTP_REPLY_GREETING);
+	const struct reply *r = c->profile->refusal;
+
+	return uv_buf_init((char *)r->wire, (unsigned)r->len);
 }
 
 struct queued_write {
@@ -476,19 +343,16 @@ static int half_close(struct conn *c)
 /* A stream: half-close once the replies are out, then read and discard until EOF. */
 static void begin_drain(struct conn *c)
 {
-	uint64_t now = uv_now(cs.loop);
+	unsigned timeout = c->profile->drain_timeout_ms;
 
 	c->phase = PHASE_DRAIN;
 	c->drain_from = c->bytes_in;
-	c->deadline_ms = now + c->profile->drain_timeout_ms;
-	if (cs.stopping && c->deadline_ms > now + STOP_GRACE_MS)
-		c->deadline_ms = now + STOP_GRACE_MS;
 	uv_timer_stop(&c->session->timer);
 	if (half_close(c) != 0 || start_reading(c) != 0) {
 		conn_close(c, END_ERROR);
 		return;
 	}
-	drain_insert(c);
+	drain_insert(&c->drain, uv_now(cs.loop) + timeout, timeout);
 }
 
 static void on_session_timer(uv_timer_t *t);
@@ -746,8 +610,8 @@ static void serve_bare(struct conn *c)
 	c->phase = PHASE_DRAIN;
 	if (c->bytes_out == buf.len && shutdown(c->fd, SHUT_WR) == 0) {
 		c->drain_from = c->bytes_in;
-		c->deadline_ms = c->start_ms + c->profile->drain_timeout_ms;
-		check_insert(c, 0);
+		drain_insert_polled(&c->drain, c->start_ms + c->profile->drain_timeout_ms,
+				    c->profile->drain_timeout_ms);
 	} else if (c->bytes_out == buf.len || open_session(c) != 0) {
 		conn_close(c, END_ERROR);
 	} else {
@@ -774,7 +638,7 @@ static void serve(struct conn *c)
 		start_greeting(c);
 }
 
-static void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
+void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -797,87 +661,13 @@ static void conn_start(struct listener *l, int fd, const union sockaddr_any *pee
 		serve(c);
 }
 
-/*
- * Out of descriptors: the reserve gives one back for long enough to accept, say 521
- * and close, so that even then every client hears a permanent answer. Without a
- * reserve, the listener rests a little rather than wake the loop for ever.
- */
-static void answer_without_descriptor(struct listener *l)
-{
-	const struct reply *r =
-		l->profile
-			->replies[l->profile->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
-								     : SMTP_REPLY_GREETING];
-	int fd;
-
-	if (cs.reserve < 0 && (cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-		listener_pause(l, ACCEPT_PAUSE_MS);
-		return;
-	}
-	close(cs.reserve);
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-			break;
-		(void)!send(fd, r->wire, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-	}
-	cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* accept(2): errors of the one pending connection, not of the listener: take the next. */
-static bool accept_again(int err)
-{
-	return err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM ||
-	       err == ENETDOWN || err == ENONET || err == EHOSTDOWN || err == EHOSTUNREACH ||
-	       err == ENETUNREACH || err == ENOPROTOOPT || err == EOPNOTSUPP;
-}
-
-/*
- * At most a batch per wake-up, so that a flood of new connections cannot starve the
- * drains of those already answered. Returns how many were accepted.
- */
-size_t conn_accept(struct listener *l)
-{
-	size_t n = 0;
-
-	while (n < ACCEPT_BATCH) {
-		union sockaddr_any peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			conn_start(l, fd, &peer);
-			n++;
-		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			break;
-		} else if (!accept_again(errno)) {
-			stats_accept_error(-errno);
-			if (errno == EMFILE || errno == ENFILE)
-				answer_without_descriptor(l);
-			else /* ENOBUFS, ENOMEM: the kernel is short; polling again would spin */
-				listener_pause(l, ACCEPT_PAUSE_MS);
-			break;
-		}
-	}
-	return n;
-}
-
 /* Sessions get their last 521 and a short drain; unfinished PROXY headers get nothing. */
 void conn_stop_all(void)
 {
-	uint64_t limit = uv_now(cs.loop) + STOP_GRACE_MS;
 	struct conn *c, *next;
 
 	cs.stopping = true;
-	/* Capping sorted deadlines at one value keeps them sorted. */
-	for (int i = 0; i < DRAIN_QUEUES; i++)
-		for (c = cs.queues[i].head; c; c = c->next)
-			if (c->deadline_ms > limit)
-				c->deadline_ms = c->due_ms = limit;
-	/* Bare descriptors between checks move to a deadline queue at their next one. */
-	for (size_t i = 0; i < CHECK_STAGES; i++)
-		for (c = cs.checks[i].head; c; c = c->next)
-			if (c->deadline_ms > limit)
-				c->deadline_ms = limit;
+	drain_stop(STOP_GRACE_MS);
 	for (c = cs.sessions; c; c = next) {
 		next = c->session->next;
 		if (c->phase == PHASE_PROXY)
@@ -885,5 +675,4 @@ void conn_stop_all(void)
 		else if (c->phase == PHASE_SESSION)
 			end_session(c, END_SHUTDOWN);
 	}
-	arm_drain_timer();
 }

@@ -78,11 +78,6 @@ static void assign_profiles(const struct config *cfg)
 	}
 }
 
-static void on_ready(struct listener *l)
-{
-	conn_accept(l);
-}
-
 /* Socket-activated, the socket units decide the addresses: an entry without a socket is skipped. */
 static int open_listener(uv_loop_t *loop, const struct listen_addr *a)
 {
@@ -96,8 +91,8 @@ static int open_listener(uv_loop_t *loop, const struct listen_addr *a)
 			  a->text);
 		return 0;
 	}
-	err = passed ? listener_adopt(l, loop, passed->fd, passed->name, on_ready)
-		     : listener_open(l, loop, a, on_ready);
+	err = passed ? listener_adopt(l, loop, passed->fd, passed->name, conn_start)
+		     : listener_open(l, loop, a, conn_start);
 	if (err) {
 		log_warnx("cannot listen on %s: %s", a->text, uv_strerror(err));
 		return EX_OSERR;
@@ -124,7 +119,7 @@ static int adopt_unclaimed(uv_loop_t *loop)
 		log_warnx("socket activation: %s port %u (%s) matches no listen entry in %s; "
 			  "serving it with the global settings",
 			  ip, port, a->name, srv.cfg.path);
-		if ((err = listener_adopt(l, loop, a->fd, a->name, on_ready)) != 0) {
+		if ((err = listener_adopt(l, loop, a->fd, a->name, conn_start)) != 0) {
 			log_warnx("cannot listen on passed fd %d: %s", a->fd, uv_strerror(err));
 			return EX_OSERR;
 		}
