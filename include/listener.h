@@ -25,6 +25,8 @@ struct listener {
 	char ip[INET6_ADDRSTRLEN]; /* the bound address, for log lines */
 	unsigned port;
 	bool wildcard; /* bound to 0.0.0.0 or [::]: each connection's local address differs */
+	char text[64]; /* its listen entry's address as written; "" for a passed socket no entry
+			  claims */
 	struct profile *profile; /* what its new connections get; a reload replaces it */
 	unsigned stats_slot;     /* its counters in stats */
 };

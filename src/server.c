@@ -20,7 +20,6 @@
 static struct {
 	struct config cfg;
 	struct listener *listeners;
-	char (*texts)[64]; /* each listener's address as the config wrote it */
 	size_t nlisteners;
 	bool stopping;
 } srv;
@@ -68,9 +67,9 @@ static void assign_profiles(const struct config *cfg)
 {
 	for (size_t i = 0; i < srv.nlisteners; i++) {
 		struct listener *l = &srv.listeners[i];
-		struct profile *p = srv.texts[i][0] && l->profile ? l->profile : cfg->defaults;
+		struct profile *p = l->text[0] && l->profile ? l->profile : cfg->defaults;
 		for (size_t j = 0; j < cfg->nlisten; j++)
-			if (strcmp(cfg->listen[j].text, srv.texts[i]) == 0)
+			if (strcmp(cfg->listen[j].text, l->text) == 0)
 				p = cfg->listen[j].profile;
 		profile_ref(p);
 		profile_unref(l->profile);
@@ -97,7 +96,8 @@ static int open_listener(uv_loop_t *loop, const struct listen_addr *a)
 		log_warnx("cannot listen on %s: %s", a->text, uv_strerror(err));
 		return EX_OSERR;
 	}
-	memcpy(srv.texts[srv.nlisteners++], a->text, sizeof(srv.texts[0]));
+	snprintf(l->text, sizeof(l->text), "%s", a->text);
+	srv.nlisteners++;
 	return 0;
 }
 
@@ -146,8 +146,7 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 	npassed = activation_init();
 	n = srv.cfg.nlisten + (npassed > 0 ? (size_t)npassed : 0);
 	srv.listeners = calloc(n, sizeof(*srv.listeners));
-	srv.texts = calloc(n, sizeof(*srv.texts));
-	if (npassed < 0 || !srv.listeners || !srv.texts)
+	if (npassed < 0 || !srv.listeners)
 		rc = EX_OSERR;
 	for (size_t i = 0; rc == 0 && i < srv.cfg.nlisten; i++)
 		rc = open_listener(loop, &srv.cfg.listen[i]);
@@ -227,7 +226,6 @@ void server_free(void)
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		profile_unref(srv.listeners[i].profile);
 	free(srv.listeners);
-	free(srv.texts);
 	config_free(&srv.cfg);
 	memset(&srv, 0, sizeof(srv));
 }
