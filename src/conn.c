@@ -43,7 +43,7 @@ struct conn;
 
 /*
  * Only for connections that read a PROXY header or hold a command session: they are
- * libuv streams. A close-mode connection is a bare descriptor (see drain_raw()).
+ * libuv streams. A close-mode connection is a bare descriptor (see serve_bare()).
  */
 struct session {
 	uv_tcp_t tcp;
@@ -85,8 +85,39 @@ static struct {
 	char discard[DISCARD_SIZE]; /* every read lands here: nothing is kept but counts */
 } cs;
 
+/* In the order of a connection's life, below. */
+static void serve(struct conn *c);
+static void serve_bare(struct conn *c);
+static int open_session(struct conn *c);
+static void on_orphan_close(uv_handle_t *h);
+static void start_proxy(struct conn *c);
+static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer);
+static bool admit(struct conn *c);
+static void shed(struct conn *c, enum end_reason why);
+static size_t write_now(struct conn *c, uv_buf_t buf);
+static void proxy_input(struct conn *c, const char *p, size_t len);
+static void start_greeting(struct conn *c);
+static void session_input(struct conn *c, const char *p, size_t len);
+static void arm_session_timer(struct conn *c, uint64_t ms);
+static void on_session_timer(uv_timer_t *t);
+static void end_session(struct conn *c, enum end_reason why);
+static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind);
+static uv_buf_t refusal_buf(const struct conn *c);
+static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n);
+static void on_write(uv_write_t *req, int status);
+static int start_reading(struct conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void begin_drain(struct conn *c);
+static int half_close(struct conn *c);
+static void on_shutdown(uv_shutdown_t *req, int status);
 static bool drain_check(struct drain_entry *e);
 static void drain_expire(struct drain_entry *e);
+static void conn_close(struct conn *c, enum end_reason why);
+static void log_conn(struct conn *c, enum end_reason why);
+static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa);
+static void sessions_remove(struct conn *c);
+static void on_close(uv_handle_t *h);
+static void conn_free(struct conn *c);
 
 int conn_init(uv_loop_t *loop)
 {
@@ -101,100 +132,433 @@ void conn_configure(const struct conn_settings *set)
 	cs.set = *set;
 }
 
-static void sessions_remove(struct conn *c)
-{
-	struct session *s = c->session;
+/* ---- the start: limits, then a bare descriptor or a session ---- */
 
-	if (s->prev)
-		s->prev->session->next = s->next;
+void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	stats_conn_open();
+	if (!c) {
+		stats_conn_gone();
+		log_warnx("out of memory: a connection on %s port %u closed without a reply", l->ip,
+			  l->port);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->peer = *peer;
+	c->listener = l;
+	c->profile = profile_ref(l->profile);
+	c->start_ms = uv_now(cs.loop);
+	if (stats.open > cs.set.max_connections)
+		shed(c, END_OVERLOAD);
+	else if (c->profile->proxy || admit(c)) /* else after the header */
+		serve(c);
+}
+
+static void serve(struct conn *c)
+{
+	const struct profile *p = c->profile;
+
+	if (!p->proxy && p->mode == SMTP_MODE_CLOSE)
+		serve_bare(c);
+	else if (open_session(c) != 0)
+		conn_close(c, END_ERROR);
+	else if (p->proxy)
+		start_proxy(c);
 	else
-		cs.sessions = s->next;
-	if (s->next)
-		s->next->session->prev = s->prev;
-}
-
-static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
-{
-	char ip[INET6_ADDRSTRLEN] = "-";
-	unsigned port = 0;
-
-	if (sa->sa_family != AF_UNSPEC)
-		addr_text(sa, ip, sizeof(ip), &port);
-	log_str(ip_key, ip);
-	log_uint(port_key, port);
-}
-
-static void log_conn(struct conn *c, enum end_reason why)
-{
-	union sockaddr_any local;
-	socklen_t len = sizeof(local);
-	const struct session *s = c->session;
-
-	log_begin(LOG_INFO, "conn");
-	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
-	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
-		log_addr("local", "local_port", &local.sa);
-	} else {
-		log_str("local", c->listener->ip);
-		log_uint("local_port", c->listener->port);
-	}
-	if (s && s->proxy.sa.sa_family != AF_UNSPEC) {
-		char text[INET6_ADDRSTRLEN + 8];
-		addr_format(&s->proxy.sa, text, sizeof(text));
-		log_str("proxy", text);
-	}
-	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
-	log_uint("bytes_in", c->bytes_in);
-	log_uint("bytes_out", c->bytes_out);
-	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
-		log_uint("commands", s->reader.commands);
-	log_str("reason", end_reason_word(why));
-	log_end();
-}
-
-static void conn_free(struct conn *c)
-{
-	if (c->session)
-		free(c->session->header);
-	free(c->session);
-	profile_unref(c->profile);
-	free(c);
-	stats_conn_gone();
-}
-
-static void on_close(uv_handle_t *h)
-{
-	struct conn *c = h->data;
-
-	if (--c->handles == 0)
-		conn_free(c);
+		start_greeting(c);
 }
 
 /*
- * The one way out: idempotent, writes the connection's only log line. A session that
- * ended itself (QUIT, a limit) is logged with that reason, whatever ends the drain.
+ * The common case, close mode without PROXY, stays a bare descriptor: send, half-close,
+ * a polled drain, close. It never meets libuv's stream machinery, whose poll
+ * registrations cost more than the rest of the connection. A reply larger than the
+ * socket buffer takes the stream path for the rest.
  */
-static void conn_close(struct conn *c, enum end_reason why)
+static void serve_bare(struct conn *c)
 {
-	if (c->closing)
-		return;
-	c->closing = true;
-	if (c->end != END_NONE)
-		why = (enum end_reason)c->end;
-	/* counted always, logged unless flood control holds the line back */
-	stats_conn_end(c->listener->stats_slot, &c->peer.sa, why, c->bytes_in, c->bytes_out);
-	if (guard_log(&c->client))
-		log_conn(c, why);
-	guard_release(&c->client);
-	drain_remove(&c->drain);
-	if (!c->session) { /* a bare descriptor */
-		close(c->fd);
-		conn_free(c);
+	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
+
+	c->bytes_out = write_now(c, buf);
+	c->phase = PHASE_DRAIN;
+	if (c->bytes_out == buf.len && shutdown(c->fd, SHUT_WR) == 0) {
+		c->drain_from = c->bytes_in;
+		drain_insert_polled(&c->drain, c->start_ms + c->profile->drain_timeout_ms,
+				    c->profile->drain_timeout_ms);
+	} else if (c->bytes_out == buf.len || open_session(c) != 0) {
+		conn_close(c, END_ERROR);
+	} else {
+		buf.base += c->bytes_out;
+		buf.len -= c->bytes_out;
+		if (send_replies(c, &buf, 1) != 0)
+			conn_close(c, END_ERROR);
+		else
+			begin_drain(c);
+	}
+}
+
+/* The descriptor becomes a libuv stream, with the session's timer beside it. */
+static int open_session(struct conn *c)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s || uv_tcp_init(cs.loop, &s->tcp) != 0) {
+		free(s);
+		return -1;
+	}
+	if (uv_tcp_open(&s->tcp, c->fd) != 0) { /* the descriptor stays the caller's */
+		s->tcp.data = s;
+		uv_close((uv_handle_t *)&s->tcp, on_orphan_close);
+		return -1;
+	}
+	uv_timer_init(cs.loop, &s->timer);
+	s->tcp.data = s->timer.data = c;
+	c->session = s;
+	c->handles = 2;
+	s->next = cs.sessions;
+	if (s->next)
+		s->next->session->prev = c;
+	cs.sessions = c;
+	return 0;
+}
+
+static void on_orphan_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void start_proxy(struct conn *c)
+{
+	struct session *s = c->session;
+
+	if (!proxy_trusted(c->profile, &c->peer.sa)) {
+		conn_close(c, END_PROXY_UNTRUSTED);
 		return;
 	}
-	sessions_remove(c);
-	uv_close((uv_handle_t *)&c->session->timer, on_close);
-	uv_close((uv_handle_t *)&c->session->tcp, on_close);
+	c->phase = PHASE_PROXY;
+	s->session_deadline_ms = uv_now(cs.loop) + c->profile->proxy_timeout_ms;
+	if (!(s->header = malloc(PROXY_HEADER_MAX)) || start_reading(c) != 0) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	arm_session_timer(c, c->profile->proxy_timeout_ms);
+}
+
+static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
+{
+	for (size_t i = 0; i < p->nproxy_from; i++)
+		if (cidr_match(&p->proxy_from[i], peer))
+			return true;
+	return false;
+}
+
+/*
+ * Per-client limits, checked once the client is known (after a PROXY
+ * header, if any). Over a limit: the 521 without the drain, or (over_limit = "close")
+ * nothing. Returns false when it ended the connection.
+ */
+static bool admit(struct conn *c)
+{
+	switch (guard_admit(&c->client, &c->peer.sa)) {
+	case GUARD_OK: return true;
+	case GUARD_LIMIT_REPLY: shed(c, END_LIMIT); return false;
+	case GUARD_LIMIT_CLOSE: conn_close(c, END_LIMIT); return false;
+	}
+	return true;
+}
+
+/* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
+static void shed(struct conn *c, enum end_reason why)
+{
+	c->bytes_out = write_now(c, refusal_buf(c));
+	conn_close(c, why);
+}
+
+/* One non-blocking write; what does not fit is not sent. */
+static size_t write_now(struct conn *c, uv_buf_t buf)
+{
+	ssize_t n;
+
+	if (c->session)
+		n = uv_try_write((uv_stream_t *)&c->session->tcp, &buf, 1);
+	else
+		n = send(c->fd, buf.base, buf.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* ---- a PROXY header, the greeting, a command session ---- */
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+
+	if (nread < 0) {
+		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
+		return;
+	}
+	c->bytes_in += (uint64_t)nread;
+	if (c->phase == PHASE_PROXY)
+		proxy_input(c, buf->base, (size_t)nread);
+	else if (c->phase == PHASE_SESSION)
+		session_input(c, buf->base, (size_t)nread);
+	if (c->phase == PHASE_DRAIN && !c->closing &&
+	    c->bytes_in - c->drain_from > c->profile->drain_bytes)
+		conn_close(c, END_INPUT_LIMIT);
+}
+
+/*
+ * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
+ * after it are the client's: commands for a session, drained input otherwise.
+ */
+static void proxy_input(struct conn *c, const char *p, size_t len)
+{
+	struct session *s = c->session;
+	size_t before = s->header_len, take = PROXY_HEADER_MAX - before, rest;
+	struct proxy_result r;
+
+	if (take > len)
+		take = len;
+	memcpy(s->header + before, p, take);
+	s->header_len = (uint16_t)(before + take);
+	switch (proxy_parse(s->header, s->header_len, (enum proxy_allow)c->profile->proxy, &r)) {
+	case PROXY_NEED_MORE: return;
+	case PROXY_INVALID: conn_close(c, END_PROXY_INVALID); return;
+	case PROXY_DONE: break;
+	}
+	if (!r.local) {
+		s->proxy = c->peer;
+		c->peer = r.src;
+	}
+	free(s->header);
+	s->header = NULL;
+	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
+	p += r.used - before;
+	rest = len - (r.used - before);
+	if (!admit(c))
+		return;
+	start_greeting(c);
+	if (c->closing || rest == 0)
+		return;
+	if (c->phase == PHASE_SESSION)
+		session_input(c, p, rest);
+	else
+		c->drain_from -= rest;
+}
+
+static void start_greeting(struct conn *c)
+{
+	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
+	const struct profile *p = c->profile;
+
+	if (send_replies(c, &buf, 1) != 0) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	if (p->mode == SMTP_MODE_CLOSE) {
+		begin_drain(c);
+		return;
+	}
+	c->phase = PHASE_SESSION;
+	smtp_reader_init(&c->session->reader, p->mode, p->max_commands);
+	c->session->session_deadline_ms = uv_now(cs.loop) + p->session_timeout_ms;
+	arm_session_timer(c, p->idle_timeout_ms);
+	if (start_reading(c) != 0)
+		conn_close(c, END_ERROR);
+}
+
+/* Answers every complete command in the bytes, in order, with as few writes as it can. */
+static void session_input(struct conn *c, const char *p, size_t len)
+{
+	uv_buf_t bufs[BATCH];
+	unsigned n = 0, answered = 0;
+	int err = 0;
+
+	while (len > 0 && c->end == END_NONE && err == 0) {
+		struct smtp_decision d;
+		size_t used = smtp_read(&c->session->reader, p, len, &d);
+		p += used;
+		len -= used;
+		if (d.reply == SMTP_REPLY_NONE)
+			continue;
+		answered++;
+		bufs[n++] = reply_buf(c, d.reply);
+		if (d.action == SMTP_CLOSE)
+			c->end = d.reason;
+		if (n == BATCH) {
+			err = send_replies(c, bufs, n);
+			n = 0;
+		}
+	}
+	if (err == 0 && n > 0)
+		err = send_replies(c, bufs, n);
+	if (err != 0) {
+		conn_close(c, END_ERROR);
+	} else if (c->end != END_NONE) {
+		begin_drain(c);
+		c->drain_from -= len; /* what followed the last command is drained input */
+	} else if (answered > 0) {    /* a client trickling bytes of one line is still idle */
+		arm_session_timer(c, c->profile->idle_timeout_ms);
+	}
+}
+
+/* The idle deadline moves with every command; the session deadline does not. */
+static void arm_session_timer(struct conn *c, uint64_t ms)
+{
+	uint64_t now = uv_now(cs.loop), deadline = now + ms;
+	struct session *s = c->session;
+
+	if (deadline > s->session_deadline_ms)
+		deadline = s->session_deadline_ms;
+	uv_timer_start(&s->timer, on_session_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+static void on_session_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->phase == PHASE_PROXY)
+		conn_close(c, END_PROXY_TIMEOUT);
+	else if (c->phase == PHASE_SESSION)
+		end_session(c, uv_now(cs.loop) >= c->session->session_deadline_ms
+				       ? END_SESSION_TIMEOUT
+				       : END_IDLE_TIMEOUT);
+}
+
+/* A session ends on its own terms: one last permanent reply, then the drain. */
+static void end_session(struct conn *c, enum end_reason why)
+{
+	uv_buf_t buf = refusal_buf(c);
+
+	c->end = why;
+	if (send_replies(c, &buf, 1) != 0)
+		conn_close(c, END_ERROR);
+	else
+		begin_drain(c);
+}
+
+/* ---- replies ---- */
+
+static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind)
+{
+	const struct reply *r = c->profile->replies[kind];
+
+	if (!r) /* a kind this mode never sends: answer with its 521 rather than nothing */
+		r = c->profile->replies[SMTP_REPLY_GREETING];
+	return uv_buf_init((char *)r->wire, (unsigned)r->len);
+}
+
+/* What a connection gets when it must end now: the permanent 521, in every mode. */
+static uv_buf_t refusal_buf(const struct conn *c)
+{
+	const struct reply *r = c->profile->refusal;
+
+	return uv_buf_init((char *)r->wire, (unsigned)r->len);
+}
+
+struct queued_write {
+	uv_write_t req;
+	size_t len;
+};
+
+/*
+ * Writes synchronously when the socket has room, which is nearly always: no request,
+ * no callback. What does not fit is queued, and a session reads no more commands until
+ * it is out, so a client that sends without reading cannot make replies pile up.
+ */
+static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n)
+{
+	uv_stream_t *s = (uv_stream_t *)&c->session->tcp;
+	struct queued_write *q;
+	int w = uv_try_write(s, bufs, n);
+	size_t left;
+
+	if (w == UV_EAGAIN)
+		w = 0;
+	if (w < 0)
+		return w;
+	c->bytes_out += (size_t)w;
+	for (left = (size_t)w; n > 0 && left >= bufs->len; n--, bufs++)
+		left -= bufs->len;
+	if (n == 0)
+		return 0;
+	bufs->base += left;
+	bufs->len -= left;
+	if (!(q = malloc(sizeof(*q))))
+		return UV_ENOMEM;
+	q->len = 0;
+	for (unsigned i = 0; i < n; i++)
+		q->len += bufs[i].len;
+	if (c->phase == PHASE_SESSION)
+		uv_read_stop(s);
+	w = uv_write(&q->req, s, bufs, n, on_write);
+	if (w != 0)
+		free(q);
+	return w;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct queued_write *q = (struct queued_write *)req;
+	struct conn *c = req->handle->data;
+
+	if (status == 0)
+		c->bytes_out += q->len;
+	free(q);
+	if (status < 0 && status != UV_ECANCELED)
+		conn_close(c, END_ERROR);
+	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing &&
+		 c->session->tcp.write_queue_size == 0 && start_reading(c) != 0)
+		conn_close(c, END_ERROR);
+}
+
+/* Reading may already be on: starting it again is not an error here. */
+static int start_reading(struct conn *c)
+{
+	int err = uv_read_start((uv_stream_t *)&c->session->tcp, on_alloc, on_read);
+	return err == UV_EALREADY ? 0 : err;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	*buf = uv_buf_init(cs.discard, sizeof(cs.discard));
+}
+
+/* ---- the drain ---- */
+
+/* A stream: half-close once the replies are out, then read and discard until EOF. */
+static void begin_drain(struct conn *c)
+{
+	unsigned timeout = c->profile->drain_timeout_ms;
+
+	c->phase = PHASE_DRAIN;
+	c->drain_from = c->bytes_in;
+	uv_timer_stop(&c->session->timer);
+	if (half_close(c) != 0 || start_reading(c) != 0) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	drain_insert(&c->drain, uv_now(cs.loop) + timeout, timeout);
+}
+
+/*
+ * With nothing queued the half-close is one shutdown(2) now; uv_shutdown() would
+ * wait for a writable event first, which costs a poll registration and a loop turn.
+ */
+static int half_close(struct conn *c)
+{
+	struct session *s = c->session;
+
+	if (s->tcp.write_queue_size > 0)
+		return uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown);
+	return shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	if (status < 0 && status != UV_ECANCELED)
+		conn_close(req->handle->data, END_ERROR);
 }
 
 /* Reads what a bare descriptor's client sent; END_NONE while it has more to say. */
@@ -234,432 +598,105 @@ static void drain_expire(struct drain_entry *e)
 	conn_close(c, why != END_NONE ? why : cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	*buf = uv_buf_init(cs.discard, sizeof(cs.discard));
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
-
-/* Reading may already be on: starting it again is not an error here. */
-static int start_reading(struct conn *c)
-{
-	int err = uv_read_start((uv_stream_t *)&c->session->tcp, on_alloc, on_read);
-	return err == UV_EALREADY ? 0 : err;
-}
-
-static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind)
-{
-	const struct reply *r = c->profile->replies[kind];
-
-	if (!r) /* a kind this mode never sends: answer with its 521 rather than nothing */
-		r = c->profile->replies[SMTP_REPLY_GREETING];
-	return uv_buf_init((char *)r->wire, (unsigned)r->len);
-}
-
-/* What a connection gets when it must end now: the permanent 521, in every mode. */
-static uv_buf_t refusal_buf(const struct conn *c)
-{
-	const struct reply *r = c->profile->refusal;
-
-	return uv_buf_init((char *)r->wire, (unsigned)r->len);
-}
-
-struct queued_write {
-	uv_write_t req;
-	size_t len;
-};
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct queued_write *q = (struct queued_write *)req;
-	struct conn *c = req->handle->data;
-
-	if (status == 0)
-		c->bytes_out += q->len;
-	free(q);
-	if (status < 0 && status != UV_ECANCELED)
-		conn_close(c, END_ERROR);
-	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing &&
-		 c->session->tcp.write_queue_size == 0 && start_reading(c) != 0)
-		conn_close(c, END_ERROR);
-}
+/* ---- the end: one way out, one log line ---- */
 
 /*
- * Writes synchronously when the socket has room, which is nearly always: no request,
- * no callback. What does not fit is queued, and a session reads no more commands until
- * it is out, so a client that sends without reading cannot make replies pile up.
+ * The one way out: idempotent, writes the connection's only log line. A session that
+ * ended itself (QUIT, a limit) is logged with that reason, whatever ends the drain.
  */
-static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n)
+static void conn_close(struct conn *c, enum end_reason why)
 {
-	uv_stream_t *s = (uv_stream_t *)&c->session->tcp;
-	struct queued_write *q;
-	int w = uv_try_write(s, bufs, n);
-	size_t left;
-
-	if (w == UV_EAGAIN)
-		w = 0;
-	if (w < 0)
-		return w;
-	c->bytes_out += (size_t)w;
-	for (left = (size_t)w; n > 0 && left >= bufs->len; n--, bufs++)
-		left -= bufs->len;
-	if (n == 0)
-		return 0;
-	bufs->base += left;
-	bufs->len -= left;
-	if (!(q = malloc(sizeof(*q))))
-		return UV_ENOMEM;
-	q->len = 0;
-	for (unsigned i = 0; i < n; i++)
-		q->len += bufs[i].len;
-	if (c->phase == PHASE_SESSION)
-		uv_read_stop(s);
-	w = uv_write(&q->req, s, bufs, n, on_write);
-	if (w != 0)
-		free(q);
-	return w;
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	if (status < 0 && status != UV_ECANCELED)
-		conn_close(req->handle->data, END_ERROR);
-}
-
-/*
- * With nothing queued the half-close is one shutdown(2) now; uv_shutdown() would
- * wait for a writable event first, which costs a poll registration and a loop turn.
- */
-static int half_close(struct conn *c)
-{
-	struct session *s = c->session;
-
-	if (s->tcp.write_queue_size > 0)
-		return uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown);
-	return shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
-}
-
-/* A stream: half-close once the replies are out, then read and discard until EOF. */
-static void begin_drain(struct conn *c)
-{
-	unsigned timeout = c->profile->drain_timeout_ms;
-
-	c->phase = PHASE_DRAIN;
-	c->drain_from = c->bytes_in;
-	uv_timer_stop(&c->session->timer);
-	if (half_close(c) != 0 || start_reading(c) != 0) {
-		conn_close(c, END_ERROR);
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->end != END_NONE)
+		why = (enum end_reason)c->end;
+	/* counted always, logged unless flood control holds the line back */
+	stats_conn_end(c->listener->stats_slot, &c->peer.sa, why, c->bytes_in, c->bytes_out);
+	if (guard_log(&c->client))
+		log_conn(c, why);
+	guard_release(&c->client);
+	drain_remove(&c->drain);
+	if (!c->session) { /* a bare descriptor */
+		close(c->fd);
+		conn_free(c);
 		return;
 	}
-	drain_insert(&c->drain, uv_now(cs.loop) + timeout, timeout);
+	sessions_remove(c);
+	uv_close((uv_handle_t *)&c->session->timer, on_close);
+	uv_close((uv_handle_t *)&c->session->tcp, on_close);
 }
 
-static void on_session_timer(uv_timer_t *t);
-
-/* The idle deadline moves with every command; the session deadline does not. */
-static void arm_session_timer(struct conn *c, uint64_t ms)
+static void log_conn(struct conn *c, enum end_reason why)
 {
-	uint64_t now = uv_now(cs.loop), deadline = now + ms;
-	struct session *s = c->session;
+	union sockaddr_any local;
+	socklen_t len = sizeof(local);
+	const struct session *s = c->session;
 
-	if (deadline > s->session_deadline_ms)
-		deadline = s->session_deadline_ms;
-	uv_timer_start(&s->timer, on_session_timer, deadline > now ? deadline - now : 0, 0);
-}
-
-/* A session ends on its own terms: one last permanent reply, then the drain. */
-static void end_session(struct conn *c, enum end_reason why)
-{
-	uv_buf_t buf = refusal_buf(c);
-
-	c->end = why;
-	if (send_replies(c, &buf, 1) != 0)
-		conn_close(c, END_ERROR);
-	else
-		begin_drain(c);
-}
-
-static void on_session_timer(uv_timer_t *t)
-{
-	struct conn *c = t->data;
-
-	if (c->phase == PHASE_PROXY)
-		conn_close(c, END_PROXY_TIMEOUT);
-	else if (c->phase == PHASE_SESSION)
-		end_session(c, uv_now(cs.loop) >= c->session->session_deadline_ms
-				       ? END_SESSION_TIMEOUT
-				       : END_IDLE_TIMEOUT);
-}
-
-/* Answers every complete command in the bytes, in order, with as few writes as it can. */
-static void session_input(struct conn *c, const char *p, size_t len)
-{
-	uv_buf_t bufs[BATCH];
-	unsigned n = 0, answered = 0;
-	int err = 0;
-
-	while (len > 0 && c->end == END_NONE && err == 0) {
-		struct smtp_decision d;
-		size_t used = smtp_read(&c->session->reader, p, len, &d);
-		p += used;
-		len -= used;
-		if (d.reply == SMTP_REPLY_NONE)
-			continue;
-		answered++;
-		bufs[n++] = reply_buf(c, d.reply);
-		if (d.action == SMTP_CLOSE)
-			c->end = d.reason;
-		if (n == BATCH) {
-			err = send_replies(c, bufs, n);
-			n = 0;
-		}
-	}
-	if (err == 0 && n > 0)
-		err = send_replies(c, bufs, n);
-	if (err != 0) {
-		conn_close(c, END_ERROR);
-	} else if (c->end != END_NONE) {
-		begin_drain(c);
-		c->drain_from -= len; /* what followed the last command is drained input */
-	} else if (answered > 0) {    /* a client trickling bytes of one line is still idle */
-		arm_session_timer(c, c->profile->idle_timeout_ms);
-	}
-}
-
-static void start_greeting(struct conn *c)
-{
-	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
-	const struct profile *p = c->profile;
-
-	if (send_replies(c, &buf, 1) != 0) {
-		conn_close(c, END_ERROR);
-		return;
-	}
-	if (p->mode == SMTP_MODE_CLOSE) {
-		begin_drain(c);
-		return;
-	}
-	c->phase = PHASE_SESSION;
-	smtp_reader_init(&c->session->reader, p->mode, p->max_commands);
-	c->session->session_deadline_ms = uv_now(cs.loop) + p->session_timeout_ms;
-	arm_session_timer(c, p->idle_timeout_ms);
-	if (start_reading(c) != 0)
-		conn_close(c, END_ERROR);
-}
-
-/*
- * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
- * after it are the client's: commands for a session, drained input otherwise.
- */
-static bool admit(struct conn *c);
-
-static void proxy_input(struct conn *c, const char *p, size_t len)
-{
-	struct session *s = c->session;
-	size_t before = s->header_len, take = PROXY_HEADER_MAX - before, rest;
-	struct proxy_result r;
-
-	if (take > len)
-		take = len;
-	memcpy(s->header + before, p, take);
-	s->header_len = (uint16_t)(before + take);
-	switch (proxy_parse(s->header, s->header_len, (enum proxy_allow)c->profile->proxy, &r)) {
-	case PROXY_NEED_MORE: return;
-	case PROXY_INVALID: conn_close(c, END_PROXY_INVALID); return;
-	case PROXY_DONE: break;
-	}
-	if (!r.local) {
-		s->proxy = c->peer;
-		c->peer = r.src;
-	}
-	free(s->header);
-	s->header = NULL;
-	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
-	p += r.used - before;
-	rest = len - (r.used - before);
-	if (!admit(c))
-		return;
-	start_greeting(c);
-	if (c->closing || rest == 0)
-		return;
-	if (c->phase == PHASE_SESSION)
-		session_input(c, p, rest);
-	else
-		c->drain_from -= rest;
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-	struct conn *c = st->data;
-
-	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
-		return;
-	}
-	c->bytes_in += (uint64_t)nread;
-	if (c->phase == PHASE_PROXY)
-		proxy_input(c, buf->base, (size_t)nread);
-	else if (c->phase == PHASE_SESSION)
-		session_input(c, buf->base, (size_t)nread);
-	if (c->phase == PHASE_DRAIN && !c->closing &&
-	    c->bytes_in - c->drain_from > c->profile->drain_bytes)
-		conn_close(c, END_INPUT_LIMIT);
-}
-
-/* One non-blocking write; what does not fit is not sent. */
-static size_t write_now(struct conn *c, uv_buf_t buf)
-{
-	ssize_t n;
-
-	if (c->session)
-		n = uv_try_write((uv_stream_t *)&c->session->tcp, &buf, 1);
-	else
-		n = send(c->fd, buf.base, buf.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	return n > 0 ? (size_t)n : 0;
-}
-
-/* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
-static void shed(struct conn *c, enum end_reason why)
-{
-	c->bytes_out = write_now(c, refusal_buf(c));
-	conn_close(c, why);
-}
-
-/*
- * Per-client limits, checked once the client is known (after a PROXY
- * header, if any). Over a limit: the 521 without the drain, or (over_limit = "close")
- * nothing. Returns false when it ended the connection.
- */
-static bool admit(struct conn *c)
-{
-	switch (guard_admit(&c->client, &c->peer.sa)) {
-	case GUARD_OK: return true;
-	case GUARD_LIMIT_REPLY: shed(c, END_LIMIT); return false;
-	case GUARD_LIMIT_CLOSE: conn_close(c, END_LIMIT); return false;
-	}
-	return true;
-}
-
-static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
-{
-	for (size_t i = 0; i < p->nproxy_from; i++)
-		if (cidr_match(&p->proxy_from[i], peer))
-			return true;
-	return false;
-}
-
-static void on_orphan_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* The descriptor becomes a libuv stream, with the session's timer beside it. */
-static int open_session(struct conn *c)
-{
-	struct session *s = calloc(1, sizeof(*s));
-
-	if (!s || uv_tcp_init(cs.loop, &s->tcp) != 0) {
-		free(s);
-		return -1;
-	}
-	if (uv_tcp_open(&s->tcp, c->fd) != 0) { /* the descriptor stays the caller's */
-		s->tcp.data = s;
-		uv_close((uv_handle_t *)&s->tcp, on_orphan_close);
-		return -1;
-	}
-	uv_timer_init(cs.loop, &s->timer);
-	s->tcp.data = s->timer.data = c;
-	c->session = s;
-	c->handles = 2;
-	s->next = cs.sessions;
-	if (s->next)
-		s->next->session->prev = c;
-	cs.sessions = c;
-	return 0;
-}
-
-static void start_proxy(struct conn *c)
-{
-	struct session *s = c->session;
-
-	if (!proxy_trusted(c->profile, &c->peer.sa)) {
-		conn_close(c, END_PROXY_UNTRUSTED);
-		return;
-	}
-	c->phase = PHASE_PROXY;
-	s->session_deadline_ms = uv_now(cs.loop) + c->profile->proxy_timeout_ms;
-	if (!(s->header = malloc(PROXY_HEADER_MAX)) || start_reading(c) != 0) {
-		conn_close(c, END_ERROR);
-		return;
-	}
-	arm_session_timer(c, c->profile->proxy_timeout_ms);
-}
-
-/*
- * The common case, close mode without PROXY, stays a bare descriptor: send, half-close,
- * a polled drain, close. It never meets libuv's stream machinery, whose poll
- * registrations cost more than the rest of the connection. A reply larger than the
- * socket buffer takes the stream path for the rest.
- */
-static void serve_bare(struct conn *c)
-{
-	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
-
-	c->bytes_out = write_now(c, buf);
-	c->phase = PHASE_DRAIN;
-	if (c->bytes_out == buf.len && shutdown(c->fd, SHUT_WR) == 0) {
-		c->drain_from = c->bytes_in;
-		drain_insert_polled(&c->drain, c->start_ms + c->profile->drain_timeout_ms,
-				    c->profile->drain_timeout_ms);
-	} else if (c->bytes_out == buf.len || open_session(c) != 0) {
-		conn_close(c, END_ERROR);
+	log_begin(LOG_INFO, "conn");
+	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
+	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
+		log_addr("local", "local_port", &local.sa);
 	} else {
-		buf.base += c->bytes_out;
-		buf.len -= c->bytes_out;
-		if (send_replies(c, &buf, 1) != 0)
-			conn_close(c, END_ERROR);
-		else
-			begin_drain(c);
+		log_str("local", c->listener->ip);
+		log_uint("local_port", c->listener->port);
 	}
+	if (s && s->proxy.sa.sa_family != AF_UNSPEC) {
+		char text[INET6_ADDRSTRLEN + 8];
+		addr_format(&s->proxy.sa, text, sizeof(text));
+		log_str("proxy", text);
+	}
+	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
+	log_uint("bytes_in", c->bytes_in);
+	log_uint("bytes_out", c->bytes_out);
+	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
+		log_uint("commands", s->reader.commands);
+	log_str("reason", end_reason_word(why));
+	log_end();
 }
 
-static void serve(struct conn *c)
+static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
 {
-	const struct profile *p = c->profile;
+	char ip[INET6_ADDRSTRLEN] = "-";
+	unsigned port = 0;
 
-	if (!p->proxy && p->mode == SMTP_MODE_CLOSE)
-		serve_bare(c);
-	else if (open_session(c) != 0)
-		conn_close(c, END_ERROR);
-	else if (p->proxy)
-		start_proxy(c);
+	if (sa->sa_family != AF_UNSPEC)
+		addr_text(sa, ip, sizeof(ip), &port);
+	log_str(ip_key, ip);
+	log_uint(port_key, port);
+}
+
+static void sessions_remove(struct conn *c)
+{
+	struct session *s = c->session;
+
+	if (s->prev)
+		s->prev->session->next = s->next;
 	else
-		start_greeting(c);
+		cs.sessions = s->next;
+	if (s->next)
+		s->next->session->prev = s->prev;
 }
 
-void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
+static void on_close(uv_handle_t *h)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = h->data;
 
-	stats_conn_open();
-	if (!c) {
-		stats_conn_gone();
-		log_warnx("out of memory: a connection on %s port %u closed without a reply", l->ip,
-			  l->port);
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->peer = *peer;
-	c->listener = l;
-	c->profile = profile_ref(l->profile);
-	c->start_ms = uv_now(cs.loop);
-	if (stats.open > cs.set.max_connections)
-		shed(c, END_OVERLOAD);
-	else if (c->profile->proxy || admit(c)) /* else after the header */
-		serve(c);
+	if (--c->handles == 0)
+		conn_free(c);
 }
+
+static void conn_free(struct conn *c)
+{
+	if (c->session)
+		free(c->session->header);
+	free(c->session);
+	profile_unref(c->profile);
+	free(c);
+	stats_conn_gone();
+}
+
+/* ---- a stop request ---- */
 
 /* Sessions get their last 521 and a short drain; unfinished PROXY headers get nothing. */
 void conn_stop_all(void)
