@@ -19,9 +19,8 @@
 int anon_key_from_text(const char *text, uint8_t key[ANON_KEY_BYTES]);
 int anon_configure(const struct anon_settings *s);
 
-/* The client as the log shows it, and its port; "-" for a non-IP address. */
-void anon_client(const struct sockaddr *sa, char *out, size_t len, unsigned *port);
-/* The client and client_port fields of the line being logged. */
+/* The client and client_port fields of the line being logged: the client as the log
+ * shows it, "-" and 0 for a non-IP address. */
 void anon_log_client(const struct sockaddr *sa);
 /* A client group (an iptable key) as the log shows it: an address or ADDR/PREFIX. */
 void anon_group(const struct iptable_key *k, char *out, size_t len);

@@ -14,9 +14,8 @@ struct conn_settings {
 int conn_init(uv_loop_t *loop);
 void conn_configure(const struct conn_settings *set);
 
-/* Accepts what l has waiting, a batch at most; never fails the listener. */
-size_t conn_accept(struct listener *l);
-size_t conn_count(void);
+/* A listener_cb: serves one accepted connection, whose descriptor it now owns. */
+void conn_start(struct listener *l, int fd, const union sockaddr_any *peer);
 
 /* Cuts every drain to at most a second; the loop ends once the last one closes. */
 void conn_stop_all(void);

@@ -4,7 +4,7 @@
 /*
  * Flood control: per-client connection limits at accept, and per-client and global
  * log-rate ceilings when a connection's line is due. The summaries of what was held
- * back (event=suppressed, event=pressure) are written by a one-second tick.
+ * back (event=suppressed, and stats.c's event=pressure) are written by a one-second tick.
  */
 #include <stdbool.h>
 #include <sys/socket.h>

@@ -19,7 +19,5 @@ int metrics_init(uv_loop_t *loop);
 /* Opens, moves or closes the listener; a failure is logged and leaves none open. */
 void metrics_configure(const struct metrics_settings *s);
 void metrics_stop(void);
-/* The exposition text, malloc'ed; for tests and the listener. */
-char *metrics_render(size_t *len);
 
 #endif

@@ -29,6 +29,9 @@ struct profile {
 	uint32_t max_commands;
 	char hostname[PROFILE_HOSTNAME_MAX + 1];
 	struct reply *replies[SMTP_REPLY_KINDS]; /* NULL where the mode never sends it */
+	/* What a connection gets when it must end now (a limit, a timeout, a stop, no
+	 * descriptor): the permanent 521, in every mode. One of replies[]. */
+	const struct reply *refusal;
 };
 
 /* The texts a profile's replies come from; NULL or 0 lines: the mode's default. */

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reason.h"
+
 /* RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF. */
 #define SMTP_LINE_MAX 512
 
@@ -38,7 +40,7 @@ enum smtp_action { SMTP_CONTINUE, SMTP_CLOSE };
 struct smtp_decision {
 	enum smtp_reply_kind reply;
 	enum smtp_action action;
-	const char *reason; /* SMTP_CLOSE: "quit", "max_commands" or "line_too_long" */
+	enum end_reason reason; /* SMTP_CLOSE: END_QUIT, END_MAX_COMMANDS or END_LINE_TOO_LONG */
 };
 
 /*

@@ -11,7 +11,6 @@
 
 #include "addr.h"
 #include "anon.h"
-#include "listener.h"
 #include "log.h"
 
 static struct {
@@ -92,7 +91,8 @@ void anon_group(const struct iptable_key *k, char *out, size_t len)
 	key_text(k, p, out, len);
 }
 
-void anon_client(const struct sockaddr *sa, char *out, size_t len, unsigned *port)
+/* The client as the log shows it, and its port; "-" for a non-IP address. */
+static void anon_client(const struct sockaddr *sa, char *out, size_t len, unsigned *port)
 {
 	struct iptable_key k;
 

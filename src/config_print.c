@@ -44,11 +44,8 @@ static void print_listener(FILE *out, const struct listen_addr *a)
 	if (p->mode == SMTP_MODE_RCPT) {
 		print_reply(out, "greeting", p->replies[SMTP_REPLY_GREETING]);
 		print_reply(out, "rcpt_reply", p->replies[SMTP_REPLY_RCPT_REJECT]);
-		/* what limits, timeouts and a stop still answer */
-		print_reply(out, "reply", p->replies[SMTP_REPLY_TOO_MANY_COMMANDS]);
-	} else {
-		print_reply(out, "reply", p->replies[SMTP_REPLY_GREETING]);
 	}
+	print_reply(out, "reply", p->refusal); /* what limits, timeouts and a stop answer */
 }
 
 static void print_ms(FILE *out, const char *key, unsigned ms)

@@ -2,16 +2,21 @@
  * One connection's whole life: an optional PROXY header, the greeting, in "quit" and
  * "rcpt" modes a command session, then half-close, drain the input until EOF, a byte
  * cap or a deadline, and close. Closing with unread input sends RST, which can destroy
- * the reply in the client's buffers (RFC 1122 §4.2.2.13): hence the drain.
+ * the reply in the client's buffers (RFC 1122 §4.2.2.13): hence the drain, which
+ * drain.c schedules. Only connections with a PROXY header or a command session get a
+ * session record with a timer of their own.
  *
- * Drains with the same timeout end in the order they began: one FIFO queue per
- * drain_timeout value in use (one, or a few for a while after a reload) and one timer
- * serve all drains, instead of a timer each. Only connections with a PROXY header or a
- * command session get a session record with a timer of their own.
+ *   NEW     -> PROXY    the listener takes a PROXY header         start_proxy()
+ *   NEW     -> SESSION  quit and rcpt modes: the greeting is out   start_greeting()
+ *   NEW     -> DRAIN    close mode: the greeting is out           serve_bare(), start_greeting()
+ *   PROXY   -> SESSION  the header is whole and valid: as from NEW
+ *           or DRAIN
+ *   SESSION -> DRAIN    QUIT, a limit, a timeout or a stop: one last reply
+ *   any     -> closed   EOF, the deadline, an error or a cap      conn_close(), the log line
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,70 +24,26 @@
 
 #include "anon.h"
 #include "conn.h"
+#include "drain.h"
 #include "guard.h"
 #include "log.h"
-#include "stats.h"
 #include "proxy.h"
+#include "stats.h"
 
 /* After a stop request, open drains get at most this long. */
 #define STOP_GRACE_MS 1000
 #define DISCARD_SIZE (16 * 1024)
 /* Replies gathered from one read before they go out in one write. */
 #define BATCH 16
-/* drain_timeout values in use at once; more (many reloads in a row) share queue 0. */
-#define DRAIN_QUEUES 4
-/* Connections accepted per wake-up of a listener, and its rest when accepting fails. */
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100
 
-enum phase { PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
-
-enum end_reason {
-	END_NONE,
-	END_EOF,
-	END_TIMEOUT,
-	END_INPUT_LIMIT,
-	END_ERROR,
-	END_SHUTDOWN,
-	END_OVERLOAD,
-	END_QUIT,
-	END_MAX_COMMANDS,
-	END_LINE_TOO_LONG,
-	END_IDLE_TIMEOUT,
-	END_SESSION_TIMEOUT,
-	END_PROXY_TIMEOUT,
-	END_PROXY_INVALID,
-	END_PROXY_UNTRUSTED,
-	END_LIMIT,
-	END_REASONS
-};
-/* A reason past the table's end would be counted under another's label. */
-_Static_assert(END_REASONS <= STATS_REASONS_MAX, "raise STATS_REASONS_MAX in stats.h");
-
-static const char *const end_words[END_REASONS] = {
-	[END_NONE] = "none",
-	[END_EOF] = "eof",
-	[END_TIMEOUT] = "timeout",
-	[END_INPUT_LIMIT] = "input_limit",
-	[END_ERROR] = "error",
-	[END_SHUTDOWN] = "shutdown",
-	[END_OVERLOAD] = "overload",
-	[END_QUIT] = "quit",
-	[END_MAX_COMMANDS] = "max_commands",
-	[END_LINE_TOO_LONG] = "line_too_long",
-	[END_IDLE_TIMEOUT] = "idle_timeout",
-	[END_SESSION_TIMEOUT] = "session_timeout",
-	[END_PROXY_TIMEOUT] = "proxy_timeout",
-	[END_PROXY_INVALID] = "proxy_invalid",
-	[END_PROXY_UNTRUSTED] = "proxy_untrusted",
-	[END_LIMIT] = "limit",
-};
+/* The zero value is a real phase: a calloc'd connection has sent and read nothing. */
+enum phase { PHASE_NEW, PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
 
 struct conn;
 
 /*
  * Only for connections that read a PROXY header or hold a command session: they are
- * libuv streams. A close-mode connection is a bare descriptor (see drain_raw()).
+ * libuv streams. A close-mode connection is a bare descriptor (see serve_bare()).
  */
 struct session {
 	uv_tcp_t tcp;
@@ -97,15 +58,13 @@ struct session {
 };
 
 struct conn {
+	struct drain_entry drain; /* first: the scheduler's entry is the conn */
 	int fd;
-	struct conn *prev, *next; /* a drain queue or a check stage, earliest first */
 	struct listener *listener;
 	struct profile *profile;
 	struct session *session;
 	union sockaddr_any peer;
 	uint64_t start_ms;
-	uint64_t deadline_ms; /* of the drain */
-	uint64_t due_ms;      /* when its queue acts on it: a check, or the deadline */
 	uint64_t bytes_in;
 	uint64_t drain_from; /* bytes_in when the drain began */
 	size_t bytes_out;
@@ -113,46 +72,59 @@ struct conn {
 	uint8_t end;             /* why the session ended, when it ended itself */
 	uint8_t handles;         /* open libuv handles; the memory goes with the last */
 	struct guard_ref client; /* the client's entry in the limits table */
-	uint8_t queue;           /* its drain queue, or its check stage */
-	uint8_t listed;          /* LISTED_NONE, LISTED_DRAIN or LISTED_CHECK */
 	bool closing;
 };
 
-enum { LISTED_NONE, LISTED_DRAIN, LISTED_CHECK };
-
-/* Drains in deadline order: FIFO when they share one timeout. */
-struct drain_queue {
-	unsigned timeout_ms;
-	struct conn *head, *tail;
-};
-
-/*
- * A bare descriptor's drain is polled, not watched: one recv() at the end of each
- * stage, the stages growing. A client that closes at once costs one recv() and no
- * poll registration; one that lingers one a second, until its deadline. The first
- * look comes soon: a socket kept open longer than needed costs more than a recv().
- */
-static const unsigned check_after_ms[] = {2, 50, 200, 1000};
-#define CHECK_STAGES (sizeof(check_after_ms) / sizeof(check_after_ms[0]))
+_Static_assert(offsetof(struct conn, drain) == 0, "drain.c's entries are conns");
 
 static struct {
 	uv_loop_t *loop;
-	uv_timer_t timer;
 	struct conn_settings set;
-	struct drain_queue queues[DRAIN_QUEUES];
-	struct drain_queue checks[CHECK_STAGES]; /* their timeout_ms is unused */
 	struct conn *sessions;
-	size_t count;
 	bool stopping;
-	int reserve;                /* a descriptor to give back when there are none (EMFILE) */
 	char discard[DISCARD_SIZE]; /* every read lands here: nothing is kept but counts */
 } cs;
 
+/* In the order of a connection's life, below. */
+static void serve(struct conn *c);
+static void serve_bare(struct conn *c);
+static int open_session(struct conn *c);
+static void on_orphan_close(uv_handle_t *h);
+static void start_proxy(struct conn *c);
+static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer);
+static bool admit(struct conn *c);
+static void shed(struct conn *c, enum end_reason why);
+static size_t write_now(struct conn *c, uv_buf_t buf);
+static void proxy_input(struct conn *c, const char *p, size_t len);
+static void start_greeting(struct conn *c);
+static void session_input(struct conn *c, const char *p, size_t len);
+static void arm_session_timer(struct conn *c, uint64_t ms);
+static void on_session_timer(uv_timer_t *t);
+static void end_session(struct conn *c, enum end_reason why);
+static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind);
+static uv_buf_t refusal_buf(const struct conn *c);
+static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n);
+static void on_write(uv_write_t *req, int status);
+static int start_reading(struct conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void begin_drain(struct conn *c);
+static int half_close(struct conn *c);
+static void on_shutdown(uv_shutdown_t *req, int status);
+static bool drain_check(struct drain_entry *e);
+static void drain_expire(struct drain_entry *e);
+static void conn_close(struct conn *c, enum end_reason why);
+static void log_conn(struct conn *c, enum end_reason why);
+static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa);
+static void sessions_remove(struct conn *c);
+static void on_close(uv_handle_t *h);
+static void conn_free(struct conn *c);
+
 int conn_init(uv_loop_t *loop)
 {
+	static const struct drain_callbacks cb = {drain_check, drain_expire};
+
 	cs.loop = loop;
-	cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return uv_timer_init(loop, &cs.timer);
+	return drain_init(loop, &cb);
 }
 
 void conn_configure(const struct conn_settings *set)
@@ -160,274 +132,313 @@ void conn_configure(const struct conn_settings *set)
 	cs.set = *set;
 }
 
-size_t conn_count(void)
+/* ---- the start: limits, then a bare descriptor or a session ---- */
+
+void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
 {
-	return cs.count;
-}
+	struct conn *c = calloc(1, sizeof(*c));
 
-static void on_drain_timer(uv_timer_t *t);
-
-static void arm_drain_timer(void)
-{
-	uint64_t now = uv_now(cs.loop), first = UINT64_MAX;
-
-	for (size_t i = 0; i < DRAIN_QUEUES; i++)
-		if (cs.queues[i].head && cs.queues[i].head->due_ms < first)
-			first = cs.queues[i].head->due_ms;
-	for (size_t i = 0; i < CHECK_STAGES; i++)
-		if (cs.checks[i].head && cs.checks[i].head->due_ms < first)
-			first = cs.checks[i].head->due_ms;
-	if (first == UINT64_MAX)
-		uv_timer_stop(&cs.timer);
-	else
-		uv_timer_start(&cs.timer, on_drain_timer, first > now ? first - now : 0, 0);
-}
-
-static struct drain_queue *queue_for(unsigned timeout_ms)
-{
-	struct drain_queue *unused = NULL;
-
-	for (int i = 0; i < DRAIN_QUEUES; i++) {
-		struct drain_queue *q = &cs.queues[i];
-		if (q->head && q->timeout_ms == timeout_ms)
-			return q;
-		if (!q->head && !unused)
-			unused = q;
-	}
-	if (unused)
-		unused->timeout_ms = timeout_ms;
-	return unused ? unused : &cs.queues[0];
-}
-
-/* Insert from the tail by due time: in a queue of one delay that is one step. */
-static void queue_insert(struct drain_queue *q, struct conn *c)
-{
-	struct conn *after = q->tail;
-
-	while (after && after->due_ms > c->due_ms)
-		after = after->prev;
-	c->prev = after;
-	c->next = after ? after->next : q->head;
-	if (c->next)
-		c->next->prev = c;
-	else
-		q->tail = c;
-	if (after)
-		after->next = c;
-	else
-		q->head = c;
-	if (q->head == c)
-		arm_drain_timer();
-}
-
-static void drain_insert(struct conn *c)
-{
-	struct drain_queue *q = queue_for(c->profile->drain_timeout_ms);
-
-	c->due_ms = c->deadline_ms;
-	c->queue = (uint8_t)(q - cs.queues);
-	c->listed = LISTED_DRAIN;
-	queue_insert(q, c);
-}
-
-/* The next check of a bare descriptor, or its deadline if that comes first. */
-static void check_insert(struct conn *c, unsigned stage)
-{
-	uint64_t due = uv_now(cs.loop) + check_after_ms[stage];
-
-	if (due >= c->deadline_ms) {
-		drain_insert(c);
+	stats_conn_open();
+	if (!c) {
+		stats_conn_gone();
+		log_warnx("out of memory: a connection on %s port %u closed without a reply", l->ip,
+			  l->port);
+		close(fd);
 		return;
 	}
-	c->due_ms = due;
-	c->queue = (uint8_t)stage;
-	c->listed = LISTED_CHECK;
-	queue_insert(&cs.checks[stage], c);
+	c->fd = fd;
+	c->peer = *peer;
+	c->listener = l;
+	c->profile = profile_ref(l->profile);
+	c->start_ms = uv_now(cs.loop);
+	if (stats.open > cs.set.max_connections)
+		shed(c, END_OVERLOAD);
+	else if (c->profile->proxy || admit(c)) /* else after the header */
+		serve(c);
+}
+
+static void serve(struct conn *c)
+{
+	const struct profile *p = c->profile;
+
+	if (!p->proxy && p->mode == SMTP_MODE_CLOSE)
+		serve_bare(c);
+	else if (open_session(c) != 0)
+		conn_close(c, END_ERROR);
+	else if (p->proxy)
+		start_proxy(c);
+	else
+		start_greeting(c);
 }
 
 /*
- * The timer is left as it is: when it fires early it finds nothing due and re-arms.
- * While stopping, an idle timer must not hold the loop open.
+ * The common case, close mode without PROXY, stays a bare descriptor: send, half-close,
+ * a polled drain, close. It never meets libuv's stream machinery, whose poll
+ * registrations cost more than the rest of the connection. A reply larger than the
+ * socket buffer takes the stream path for the rest.
  */
-static void queue_remove(struct conn *c)
+static void serve_bare(struct conn *c)
 {
-	struct drain_queue *q =
-		c->listed == LISTED_DRAIN ? &cs.queues[c->queue] : &cs.checks[c->queue];
+	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
 
-	if (c->listed == LISTED_NONE)
-		return;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		q->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		q->tail = c->prev;
-	c->listed = LISTED_NONE;
-	if (cs.stopping && !q->head)
-		arm_drain_timer();
+	c->bytes_out = write_now(c, buf);
+	c->phase = PHASE_DRAIN;
+	if (c->bytes_out == buf.len && shutdown(c->fd, SHUT_WR) == 0) {
+		c->drain_from = c->bytes_in;
+		drain_insert_polled(&c->drain, c->start_ms + c->profile->drain_timeout_ms,
+				    c->profile->drain_timeout_ms);
+	} else if (c->bytes_out == buf.len || open_session(c) != 0) {
+		conn_close(c, END_ERROR);
+	} else {
+		buf.base += c->bytes_out;
+		buf.len -= c->bytes_out;
+		if (send_replies(c, &buf, 1) != 0)
+			conn_close(c, END_ERROR);
+		else
+			begin_drain(c);
+	}
 }
 
-static void sessions_remove(struct conn *c)
+/* The descriptor becomes a libuv stream, with the session's timer beside it. */
+static int open_session(struct conn *c)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s || uv_tcp_init(cs.loop, &s->tcp) != 0) {
+		free(s);
+		return -1;
+	}
+	if (uv_tcp_open(&s->tcp, c->fd) != 0) { /* the descriptor stays the caller's */
+		s->tcp.data = s;
+		uv_close((uv_handle_t *)&s->tcp, on_orphan_close);
+		return -1;
+	}
+	uv_timer_init(cs.loop, &s->timer);
+	s->tcp.data = s->timer.data = c;
+	c->session = s;
+	c->handles = 2;
+	s->next = cs.sessions;
+	if (s->next)
+		s->next->session->prev = c;
+	cs.sessions = c;
+	return 0;
+}
+
+static void on_orphan_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void start_proxy(struct conn *c)
 {
 	struct session *s = c->session;
 
-	if (s->prev)
-		s->prev->session->next = s->next;
-	else
-		cs.sessions = s->next;
-	if (s->next)
-		s->next->session->prev = s->prev;
-}
-
-static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
-{
-	char ip[INET6_ADDRSTRLEN] = "-";
-	unsigned port = 0;
-
-	if (sa->sa_family != AF_UNSPEC)
-		addr_text(sa, ip, sizeof(ip), &port);
-	log_str(ip_key, ip);
-	log_uint(port_key, port);
-}
-
-static void log_conn(struct conn *c, enum end_reason why)
-{
-	union sockaddr_any local;
-	socklen_t len = sizeof(local);
-	const struct session *s = c->session;
-
-	log_begin(LOG_INFO, "conn");
-	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
-	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
-		log_addr("local", "local_port", &local.sa);
-	} else {
-		log_str("local", c->listener->ip);
-		log_uint("local_port", c->listener->port);
+	if (!proxy_trusted(c->profile, &c->peer.sa)) {
+		conn_close(c, END_PROXY_UNTRUSTED);
+		return;
 	}
-	if (s && s->proxy.sa.sa_family != AF_UNSPEC) {
-		char text[INET6_ADDRSTRLEN + 8];
-		addr_format(&s->proxy.sa, text, sizeof(text));
-		log_str("proxy", text);
+	c->phase = PHASE_PROXY;
+	s->session_deadline_ms = uv_now(cs.loop) + c->profile->proxy_timeout_ms;
+	if (!(s->header = malloc(PROXY_HEADER_MAX)) || start_reading(c) != 0) {
+		conn_close(c, END_ERROR);
+		return;
 	}
-	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
-	log_uint("bytes_in", c->bytes_in);
-	log_uint("bytes_out", c->bytes_out);
-	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
-		log_uint("commands", s->reader.commands);
-	log_str("reason", end_words[why]);
-	log_end();
+	arm_session_timer(c, c->profile->proxy_timeout_ms);
 }
 
-static void conn_free(struct conn *c)
+static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
 {
-	if (c->session)
-		free(c->session->header);
-	free(c->session);
-	profile_unref(c->profile);
-	free(c);
-	cs.count--;
-}
-
-static void on_close(uv_handle_t *h)
-{
-	struct conn *c = h->data;
-
-	if (--c->handles == 0)
-		conn_free(c);
+	for (size_t i = 0; i < p->nproxy_from; i++)
+		if (cidr_match(&p->proxy_from[i], peer))
+			return true;
+	return false;
 }
 
 /*
- * The one way out: idempotent, writes the connection's only log line. A session that
- * ended itself (QUIT, a limit) is logged with that reason, whatever ends the drain.
+ * Per-client limits, checked once the client is known (after a PROXY
+ * header, if any). Over a limit: the 521 without the drain, or (over_limit = "close")
+ * nothing. Returns false when it ended the connection.
  */
-static void conn_close(struct conn *c, enum end_reason why)
+static bool admit(struct conn *c)
 {
-	if (c->closing)
-		return;
-	c->closing = true;
-	if (c->end != END_NONE)
-		why = (enum end_reason)c->end;
-	/* counted always, logged unless flood control holds the line back */
-	stats_conn_end(c->listener, &c->peer.sa, why, end_words[why], c->bytes_in, c->bytes_out);
-	if (guard_log(&c->client))
-		log_conn(c, why);
-	guard_release(&c->client);
-	queue_remove(c);
-	if (!c->session) { /* a bare descriptor */
-		close(c->fd);
-		conn_free(c);
-		return;
+	switch (guard_admit(&c->client, &c->peer.sa)) {
+	case GUARD_OK: return true;
+	case GUARD_LIMIT_REPLY: shed(c, END_LIMIT); return false;
+	case GUARD_LIMIT_CLOSE: conn_close(c, END_LIMIT); return false;
 	}
-	sessions_remove(c);
-	uv_close((uv_handle_t *)&c->session->timer, on_close);
-	uv_close((uv_handle_t *)&c->session->tcp, on_close);
+	return true;
 }
 
-/* Reads what a bare descriptor's client sent; END_NONE while it has more to say. */
-static enum end_reason drain_recv(struct conn *c)
+/* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
+static void shed(struct conn *c, enum end_reason why)
 {
-	for (;;) {
-		ssize_t n = recv(c->fd, cs.discard, sizeof(cs.discard), MSG_DONTWAIT);
-		if (n > 0) {
-			c->bytes_in += (uint64_t)n;
-			if (c->bytes_in - c->drain_from > c->profile->drain_bytes)
-				return END_INPUT_LIMIT;
-		} else if (n == 0) {
-			return END_EOF;
-		} else if (errno != EINTR) {
-			return errno == EAGAIN || errno == EWOULDBLOCK ? END_NONE : END_ERROR;
+	c->bytes_out = write_now(c, refusal_buf(c));
+	conn_close(c, why);
+}
+
+/* One non-blocking write; what does not fit is not sent. */
+static size_t write_now(struct conn *c, uv_buf_t buf)
+{
+	ssize_t n;
+
+	if (c->session)
+		n = uv_try_write((uv_stream_t *)&c->session->tcp, &buf, 1);
+	else
+		n = send(c->fd, buf.base, buf.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* ---- a PROXY header, the greeting, a command session ---- */
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+
+	if (nread < 0) {
+		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
+		return;
+	}
+	c->bytes_in += (uint64_t)nread;
+	if (c->phase == PHASE_PROXY)
+		proxy_input(c, buf->base, (size_t)nread);
+	else if (c->phase == PHASE_SESSION)
+		session_input(c, buf->base, (size_t)nread);
+	if (c->phase == PHASE_DRAIN && !c->closing &&
+	    c->bytes_in - c->drain_from > c->profile->drain_bytes)
+		conn_close(c, END_INPUT_LIMIT);
+}
+
+/*
+ * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
+ * after it are the client's: commands for a session, drained input otherwise.
+ */
+static void proxy_input(struct conn *c, const char *p, size_t len)
+{
+	struct session *s = c->session;
+	size_t before = s->header_len, take = PROXY_HEADER_MAX - before, rest;
+	struct proxy_result r;
+
+	if (take > len)
+		take = len;
+	memcpy(s->header + before, p, take);
+	s->header_len = (uint16_t)(before + take);
+	switch (proxy_parse(s->header, s->header_len, (enum proxy_allow)c->profile->proxy, &r)) {
+	case PROXY_NEED_MORE: return;
+	case PROXY_INVALID: conn_close(c, END_PROXY_INVALID); return;
+	case PROXY_DONE: break;
+	}
+	if (!r.local) {
+		s->proxy = c->peer;
+		c->peer = r.src;
+	}
+	free(s->header);
+	s->header = NULL;
+	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
+	p += r.used - before;
+	rest = len - (r.used - before);
+	if (!admit(c))
+		return;
+	start_greeting(c);
+	if (c->closing || rest == 0)
+		return;
+	if (c->phase == PHASE_SESSION)
+		session_input(c, p, rest);
+	else
+		c->drain_from -= rest;
+}
+
+static void start_greeting(struct conn *c)
+{
+	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
+	const struct profile *p = c->profile;
+
+	if (send_replies(c, &buf, 1) != 0) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	if (p->mode == SMTP_MODE_CLOSE) {
+		begin_drain(c);
+		return;
+	}
+	c->phase = PHASE_SESSION;
+	smtp_reader_init(&c->session->reader, p->mode, p->max_commands);
+	c->session->session_deadline_ms = uv_now(cs.loop) + p->session_timeout_ms;
+	arm_session_timer(c, p->idle_timeout_ms);
+	if (start_reading(c) != 0)
+		conn_close(c, END_ERROR);
+}
+
+/* Answers every complete command in the bytes, in order, with as few writes as it can. */
+static void session_input(struct conn *c, const char *p, size_t len)
+{
+	uv_buf_t bufs[BATCH];
+	unsigned n = 0, answered = 0;
+	int err = 0;
+
+	while (len > 0 && c->end == END_NONE && err == 0) {
+		struct smtp_decision d;
+		size_t used = smtp_read(&c->session->reader, p, len, &d);
+		p += used;
+		len -= used;
+		if (d.reply == SMTP_REPLY_NONE)
+			continue;
+		answered++;
+		bufs[n++] = reply_buf(c, d.reply);
+		if (d.action == SMTP_CLOSE)
+			c->end = d.reason;
+		if (n == BATCH) {
+			err = send_replies(c, bufs, n);
+			n = 0;
 		}
 	}
+	if (err == 0 && n > 0)
+		err = send_replies(c, bufs, n);
+	if (err != 0) {
+		conn_close(c, END_ERROR);
+	} else if (c->end != END_NONE) {
+		begin_drain(c);
+		c->drain_from -= len; /* what followed the last command is drained input */
+	} else if (answered > 0) {    /* a client trickling bytes of one line is still idle */
+		arm_session_timer(c, c->profile->idle_timeout_ms);
+	}
 }
 
-static void check(struct conn *c)
+/* The idle deadline moves with every command; the session deadline does not. */
+static void arm_session_timer(struct conn *c, uint64_t ms)
 {
-	enum end_reason why = drain_recv(c);
-	unsigned stage = c->queue + 1u < CHECK_STAGES ? c->queue + 1u : c->queue;
+	uint64_t now = uv_now(cs.loop), deadline = now + ms;
+	struct session *s = c->session;
 
-	queue_remove(c);
-	if (why != END_NONE)
-		conn_close(c, why);
+	if (deadline > s->session_deadline_ms)
+		deadline = s->session_deadline_ms;
+	uv_timer_start(&s->timer, on_session_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+static void on_session_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->phase == PHASE_PROXY)
+		conn_close(c, END_PROXY_TIMEOUT);
+	else if (c->phase == PHASE_SESSION)
+		end_session(c, uv_now(cs.loop) >= c->session->session_deadline_ms
+				       ? END_SESSION_TIMEOUT
+				       : END_IDLE_TIMEOUT);
+}
+
+/* A session ends on its own terms: one last permanent reply, then the drain. */
+static void end_session(struct conn *c, enum end_reason why)
+{
+	uv_buf_t buf = refusal_buf(c);
+
+	c->end = why;
+	if (send_replies(c, &buf, 1) != 0)
+		conn_close(c, END_ERROR);
 	else
-		check_insert(c, stage);
+		begin_drain(c);
 }
 
-/* A bare descriptor gets a last look, in case its client closed since the last check. */
-static void expire(struct conn *c)
-{
-	enum end_reason why = c->session ? END_NONE : drain_recv(c);
-
-	conn_close(c, why != END_NONE ? why : cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
-}
-
-static void on_drain_timer(uv_timer_t *t)
-{
-	uint64_t now = uv_now(cs.loop);
-
-	for (size_t i = 0; i < CHECK_STAGES; i++)
-		while (cs.checks[i].head && cs.checks[i].head->due_ms <= now)
-			check(cs.checks[i].head);
-	for (size_t i = 0; i < DRAIN_QUEUES; i++)
-		while (cs.queues[i].head && cs.queues[i].head->due_ms <= now)
-			expire(cs.queues[i].head);
-	arm_drain_timer();
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	*buf = uv_buf_init(cs.discard, sizeof(cs.discard));
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
-
-/* Reading may already be on: starting it again is not an error here. */
-static int start_reading(struct conn *c)
-{
-	int err = uv_read_start((uv_stream_t *)&c->session->tcp, on_alloc, on_read);
-	return err == UV_EALREADY ? 0 : err;
-}
+/* ---- replies ---- */
 
 static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind)
 {
@@ -441,29 +452,15 @@ static uv_buf_t reply_buf(const struct conn *c, enum smtp_reply_kind kind)
 /* What a connection gets when it must end now: the permanent 521, in every mode. */
 static uv_buf_t refusal_buf(const struct conn *c)
 {
-	return reply_buf(c, c->profile->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
-							       : SMTP_REPLY_GREETING);
+	const struct reply *r = c->profile->refusal;
+
+	return uv_buf_init((char *)r->wire, (unsigned)r->len);
 }
 
 struct queued_write {
 	uv_write_t req;
 	size_t len;
 };
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct queued_write *q = (struct queued_write *)req;
-	struct conn *c = req->handle->data;
-
-	if (status == 0)
-		c->bytes_out += q->len;
-	free(q);
-	if (status < 0 && status != UV_ECANCELED)
-		conn_close(c, END_ERROR);
-	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing &&
-		 c->session->tcp.write_queue_size == 0 && start_reading(c) != 0)
-		conn_close(c, END_ERROR);
-}
 
 /*
  * Writes synchronously when the socket has room, which is nearly always: no request,
@@ -501,10 +498,48 @@ static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n)
 	return w;
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void on_write(uv_write_t *req, int status)
 {
+	struct queued_write *q = (struct queued_write *)req;
+	struct conn *c = req->handle->data;
+
+	if (status == 0)
+		c->bytes_out += q->len;
+	free(q);
 	if (status < 0 && status != UV_ECANCELED)
-		conn_close(req->handle->data, END_ERROR);
+		conn_close(c, END_ERROR);
+	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing &&
+		 c->session->tcp.write_queue_size == 0 && start_reading(c) != 0)
+		conn_close(c, END_ERROR);
+}
+
+/* Reading may already be on: starting it again is not an error here. */
+static int start_reading(struct conn *c)
+{
+	int err = uv_read_start((uv_stream_t *)&c->session->tcp, on_alloc, on_read);
+	return err == UV_EALREADY ? 0 : err;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	*buf = uv_buf_init(cs.discard, sizeof(cs.discard));
+}
+
+/* ---- the drain ---- */
+
+/* A stream: half-close once the replies are out, then read and discard until EOF. */
+static void begin_drain(struct conn *c)
+{
+	unsigned timeout = c->profile->drain_timeout_ms;
+
+	c->phase = PHASE_DRAIN;
+	c->drain_from = c->bytes_in;
+	uv_timer_stop(&c->session->timer);
+	if (half_close(c) != 0 || start_reading(c) != 0) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	drain_insert(&c->drain, uv_now(cs.loop) + timeout, timeout);
 }
 
 /*
@@ -520,418 +555,156 @@ static int half_close(struct conn *c)
 	return shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
-/* A stream: half-close once the replies are out, then read and discard until EOF. */
-static void begin_drain(struct conn *c)
+static void on_shutdown(uv_shutdown_t *req, int status)
 {
-	uint64_t now = uv_now(cs.loop);
-
-	c->phase = PHASE_DRAIN;
-	c->drain_from = c->bytes_in;
-	c->deadline_ms = now + c->profile->drain_timeout_ms;
-	if (cs.stopping && c->deadline_ms > now + STOP_GRACE_MS)
-		c->deadline_ms = now + STOP_GRACE_MS;
-	uv_timer_stop(&c->session->timer);
-	if (half_close(c) != 0 || start_reading(c) != 0) {
-		conn_close(c, END_ERROR);
-		return;
-	}
-	drain_insert(c);
+	if (status < 0 && status != UV_ECANCELED)
+		conn_close(req->handle->data, END_ERROR);
 }
 
-static void on_session_timer(uv_timer_t *t);
-
-/* The idle deadline moves with every command; the session deadline does not. */
-static void arm_session_timer(struct conn *c, uint64_t ms)
+/* Reads what a bare descriptor's client sent; END_NONE while it has more to say. */
+static enum end_reason drain_recv(struct conn *c)
 {
-	uint64_t now = uv_now(cs.loop), deadline = now + ms;
-	struct session *s = c->session;
-
-	if (deadline > s->session_deadline_ms)
-		deadline = s->session_deadline_ms;
-	uv_timer_start(&s->timer, on_session_timer, deadline > now ? deadline - now : 0, 0);
-}
-
-/* A session ends on its own terms: one last permanent reply, then the drain. */
-static void end_session(struct conn *c, enum end_reason why)
-{
-	uv_buf_t buf = refusal_buf(c);
-
-	c->end = why;
-	if (send_replies(c, &buf, 1) != 0)
-		conn_close(c, END_ERROR);
-	else
-		begin_drain(c);
-}
-
-static void on_session_timer(uv_timer_t *t)
-{
-	struct conn *c = t->data;
-
-	if (c->phase == PHASE_PROXY)
-		conn_close(c, END_PROXY_TIMEOUT);
-	else if (c->phase == PHASE_SESSION)
-		end_session(c, uv_now(cs.loop) >= c->session->session_deadline_ms
-				       ? END_SESSION_TIMEOUT
-				       : END_IDLE_TIMEOUT);
-}
-
-static enum end_reason reason_of(const char *word)
-{
-	for (size_t i = 0; i < sizeof(end_words) / sizeof(end_words[0]); i++)
-		if (strcmp(end_words[i], word) == 0)
-			return (enum end_reason)i;
-	return END_ERROR;
-}
-
-/* Answers every complete command in the bytes, in order, with as few writes as it can. */
-static void session_input(struct conn *c, const char *p, size_t len)
-{
-	uv_buf_t bufs[BATCH];
-	unsigned n = 0, answered = 0;
-	int err = 0;
-
-	while (len > 0 && c->end == END_NONE && err == 0) {
-		struct smtp_decision d;
-		size_t used = smtp_read(&c->session->reader, p, len, &d);
-		p += used;
-		len -= used;
-		if (d.reply == SMTP_REPLY_NONE)
-			continue;
-		answered++;
-		bufs[n++] = reply_buf(c, d.reply);
-		if (d.action == SMTP_CLOSE)
-			c->end = reason_of(d.reason);
-		if (n == BATCH) {
-			err = send_replies(c, bufs, n);
-			n = 0;
+	for (;;) {
+		ssize_t n = recv(c->fd, cs.discard, sizeof(cs.discard), MSG_DONTWAIT);
+		if (n > 0) {
+			c->bytes_in += (uint64_t)n;
+			if (c->bytes_in - c->drain_from > c->profile->drain_bytes)
+				return END_INPUT_LIMIT;
+		} else if (n == 0) {
+			return END_EOF;
+		} else if (errno != EINTR) {
+			return errno == EAGAIN || errno == EWOULDBLOCK ? END_NONE : END_ERROR;
 		}
 	}
-	if (err == 0 && n > 0)
-		err = send_replies(c, bufs, n);
-	if (err != 0) {
-		conn_close(c, END_ERROR);
-	} else if (c->end != END_NONE) {
-		begin_drain(c);
-		c->drain_from -= len; /* what followed the last command is drained input */
-	} else if (answered > 0) {    /* a client trickling bytes of one line is still idle */
-		arm_session_timer(c, c->profile->idle_timeout_ms);
-	}
 }
 
-static void start_greeting(struct conn *c)
+/* A polled drain's look: true while the client has more to say. */
+static bool drain_check(struct drain_entry *e)
 {
-	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
-	const struct profile *p = c->profile;
+	struct conn *c = (struct conn *)e;
+	enum end_reason why = drain_recv(c);
 
-	if (send_replies(c, &buf, 1) != 0) {
-		conn_close(c, END_ERROR);
-		return;
-	}
-	if (p->mode == SMTP_MODE_CLOSE) {
-		begin_drain(c);
-		return;
-	}
-	c->phase = PHASE_SESSION;
-	smtp_reader_init(&c->session->reader, p->mode, p->max_commands);
-	c->session->session_deadline_ms = uv_now(cs.loop) + p->session_timeout_ms;
-	arm_session_timer(c, p->idle_timeout_ms);
-	if (start_reading(c) != 0)
-		conn_close(c, END_ERROR);
+	if (why != END_NONE)
+		conn_close(c, why);
+	return why == END_NONE;
 }
+
+/* A bare descriptor gets a last look, in case its client closed since the last check. */
+static void drain_expire(struct drain_entry *e)
+{
+	struct conn *c = (struct conn *)e;
+	enum end_reason why = c->session ? END_NONE : drain_recv(c);
+
+	conn_close(c, why != END_NONE ? why : cs.stopping ? END_SHUTDOWN : END_TIMEOUT);
+}
+
+/* ---- the end: one way out, one log line ---- */
 
 /*
- * Collects the PROXY header; nothing is sent before it is whole and valid. The bytes
- * after it are the client's: commands for a session, drained input otherwise.
+ * The one way out: idempotent, writes the connection's only log line. A session that
+ * ended itself (QUIT, a limit) is logged with that reason, whatever ends the drain.
  */
-static bool admit(struct conn *c);
-
-static void proxy_input(struct conn *c, const char *p, size_t len)
+static void conn_close(struct conn *c, enum end_reason why)
 {
-	struct session *s = c->session;
-	size_t before = s->header_len, take = PROXY_HEADER_MAX - before, rest;
-	struct proxy_result r;
-
-	if (take > len)
-		take = len;
-	memcpy(s->header + before, p, take);
-	s->header_len = (uint16_t)(before + take);
-	switch (proxy_parse(s->header, s->header_len, (enum proxy_allow)c->profile->proxy, &r)) {
-	case PROXY_NEED_MORE: return;
-	case PROXY_INVALID: conn_close(c, END_PROXY_INVALID); return;
-	case PROXY_DONE: break;
-	}
-	if (!r.local) {
-		s->proxy = c->peer;
-		c->peer = r.src;
-	}
-	free(s->header);
-	s->header = NULL;
-	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
-	p += r.used - before;
-	rest = len - (r.used - before);
-	if (!admit(c))
+	if (c->closing)
 		return;
-	start_greeting(c);
-	if (c->closing || rest == 0)
-		return;
-	if (c->phase == PHASE_SESSION)
-		session_input(c, p, rest);
-	else
-		c->drain_from -= rest;
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-	struct conn *c = st->data;
-
-	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
+	c->closing = true;
+	if (c->end != END_NONE)
+		why = (enum end_reason)c->end;
+	/* counted always, logged unless flood control holds the line back */
+	stats_conn_end(c->listener->stats_slot, &c->peer.sa, why, c->bytes_in, c->bytes_out);
+	if (guard_log(&c->client))
+		log_conn(c, why);
+	guard_release(&c->client);
+	drain_remove(&c->drain);
+	if (!c->session) { /* a bare descriptor */
+		close(c->fd);
+		conn_free(c);
 		return;
 	}
-	c->bytes_in += (uint64_t)nread;
-	if (c->phase == PHASE_PROXY)
-		proxy_input(c, buf->base, (size_t)nread);
-	else if (c->phase == PHASE_SESSION)
-		session_input(c, buf->base, (size_t)nread);
-	if (c->phase == PHASE_DRAIN && !c->closing &&
-	    c->bytes_in - c->drain_from > c->profile->drain_bytes)
-		conn_close(c, END_INPUT_LIMIT);
+	sessions_remove(c);
+	uv_close((uv_handle_t *)&c->session->timer, on_close);
+	uv_close((uv_handle_t *)&c->session->tcp, on_close);
 }
 
-/* One non-blocking write; what does not fit is not sent. */
-static size_t write_now(struct conn *c, uv_buf_t buf)
+static void log_conn(struct conn *c, enum end_reason why)
 {
-	ssize_t n;
+	union sockaddr_any local;
+	socklen_t len = sizeof(local);
+	const struct session *s = c->session;
 
-	if (c->session)
-		n = uv_try_write((uv_stream_t *)&c->session->tcp, &buf, 1);
-	else
-		n = send(c->fd, buf.base, buf.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	return n > 0 ? (size_t)n : 0;
-}
-
-/* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
-static void shed(struct conn *c, enum end_reason why)
-{
-	c->bytes_out = write_now(c, refusal_buf(c));
-	conn_close(c, why);
-}
-
-/*
- * Per-client limits, checked once the client is known (after a PROXY
- * header, if any). Over a limit: the 521 without the drain, or (over_limit = "close")
- * nothing. Returns false when it ended the connection.
- */
-static bool admit(struct conn *c)
-{
-	switch (guard_admit(&c->client, &c->peer.sa)) {
-	case GUARD_OK: return true;
-	case GUARD_LIMIT_REPLY: shed(c, END_LIMIT); return false;
-	case GUARD_LIMIT_CLOSE: conn_close(c, END_LIMIT); return false;
-	}
-	return true;
-}
-
-static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
-{
-	for (size_t i = 0; i < p->nproxy_from; i++)
-		if (cidr_match(&p->proxy_from[i], peer))
-			return true;
-	return false;
-}
-
-static void on_orphan_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* The descriptor becomes a libuv stream, with the session's timer beside it. */
-static int open_session(struct conn *c)
-{
-	struct session *s = calloc(1, sizeof(*s));
-
-	if (!s || uv_tcp_init(cs.loop, &s->tcp) != 0) {
-		free(s);
-		return -1;
-	}
-	if (uv_tcp_open(&s->tcp, c->fd) != 0) { /* the descriptor stays the caller's */
-		s->tcp.data = s;
-		uv_close((uv_handle_t *)&s->tcp, on_orphan_close);
-		return -1;
-	}
-	uv_timer_init(cs.loop, &s->timer);
-	s->tcp.data = s->timer.data = c;
-	c->session = s;
-	c->handles = 2;
-	s->next = cs.sessions;
-	if (s->next)
-		s->next->session->prev = c;
-	cs.sessions = c;
-	return 0;
-}
-
-static void start_proxy(struct conn *c)
-{
-	struct session *s = c->session;
-
-	if (!proxy_trusted(c->profile, &c->peer.sa)) {
-		conn_close(c, END_PROXY_UNTRUSTED);
-		return;
-	}
-	c->phase = PHASE_PROXY;
-	s->session_deadline_ms = uv_now(cs.loop) + c->profile->proxy_timeout_ms;
-	if (!(s->header = malloc(PROXY_HEADER_MAX)) || start_reading(c) != 0) {
-		conn_close(c, END_ERROR);
-		return;
-	}
-	arm_session_timer(c, c->profile->proxy_timeout_ms);
-}
-
-/*
- * The common case, close mode without PROXY, stays a bare descriptor: send, half-close,
- * a polled drain, close. It never meets libuv's stream machinery, whose poll
- * registrations cost more than the rest of the connection. A reply larger than the
- * socket buffer takes the stream path for the rest.
- */
-static void serve_bare(struct conn *c)
-{
-	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
-
-	c->bytes_out = write_now(c, buf);
-	c->phase = PHASE_DRAIN;
-	if (c->bytes_out == buf.len && shutdown(c->fd, SHUT_WR) == 0) {
-		c->drain_from = c->bytes_in;
-		c->deadline_ms = c->start_ms + c->profile->drain_timeout_ms;
-		check_insert(c, 0);
-	} else if (c->bytes_out == buf.len || open_session(c) != 0) {
-		conn_close(c, END_ERROR);
+	log_begin(LOG_INFO, "conn");
+	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
+	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
+		log_addr("local", "local_port", &local.sa);
 	} else {
-		buf.base += c->bytes_out;
-		buf.len -= c->bytes_out;
-		if (send_replies(c, &buf, 1) != 0)
-			conn_close(c, END_ERROR);
-		else
-			begin_drain(c);
+		log_str("local", c->listener->ip);
+		log_uint("local_port", c->listener->port);
 	}
+	if (s && s->proxy.sa.sa_family != AF_UNSPEC) {
+		char text[INET6_ADDRSTRLEN + 8];
+		addr_format(&s->proxy.sa, text, sizeof(text));
+		log_str("proxy", text);
+	}
+	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
+	log_uint("bytes_in", c->bytes_in);
+	log_uint("bytes_out", c->bytes_out);
+	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
+		log_uint("commands", s->reader.commands);
+	log_str("reason", end_reason_word(why));
+	log_end();
 }
 
-static void serve(struct conn *c)
+static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
 {
-	const struct profile *p = c->profile;
+	char ip[INET6_ADDRSTRLEN] = "-";
+	unsigned port = 0;
 
-	if (!p->proxy && p->mode == SMTP_MODE_CLOSE)
-		serve_bare(c);
-	else if (open_session(c) != 0)
-		conn_close(c, END_ERROR);
-	else if (p->proxy)
-		start_proxy(c);
+	if (sa->sa_family != AF_UNSPEC)
+		addr_text(sa, ip, sizeof(ip), &port);
+	log_str(ip_key, ip);
+	log_uint(port_key, port);
+}
+
+static void sessions_remove(struct conn *c)
+{
+	struct session *s = c->session;
+
+	if (s->prev)
+		s->prev->session->next = s->next;
 	else
-		start_greeting(c);
+		cs.sessions = s->next;
+	if (s->next)
+		s->next->session->prev = s->prev;
 }
 
-static void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
+static void on_close(uv_handle_t *h)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = h->data;
 
-	if (!c) {
-		log_warnx("out of memory: a connection on %s port %u closed without a reply", l->ip,
-			  l->port);
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->peer = *peer;
-	c->listener = l;
-	c->profile = profile_ref(l->profile);
-	c->start_ms = uv_now(cs.loop);
-	cs.count++;
-	if (cs.count > cs.set.max_connections)
-		shed(c, END_OVERLOAD);
-	else if (c->profile->proxy || admit(c)) /* else after the header */
-		serve(c);
+	if (--c->handles == 0)
+		conn_free(c);
 }
 
-/*
- * Out of descriptors: the reserve gives one back for long enough to accept, say 521
- * and close, so that even then every client hears a permanent answer. Without a
- * reserve, the listener rests a little rather than wake the loop for ever.
- */
-static void answer_without_descriptor(struct listener *l)
+static void conn_free(struct conn *c)
 {
-	const struct reply *r =
-		l->profile
-			->replies[l->profile->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
-								     : SMTP_REPLY_GREETING];
-	int fd;
-
-	if (cs.reserve < 0 && (cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-		listener_pause(l, ACCEPT_PAUSE_MS);
-		return;
-	}
-	close(cs.reserve);
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-			break;
-		(void)!send(fd, r->wire, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-	}
-	cs.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (c->session)
+		free(c->session->header);
+	free(c->session);
+	profile_unref(c->profile);
+	free(c);
+	stats_conn_gone();
 }
 
-/* accept(2): errors of the one pending connection, not of the listener: take the next. */
-static bool accept_again(int err)
-{
-	return err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM ||
-	       err == ENETDOWN || err == ENONET || err == EHOSTDOWN || err == EHOSTUNREACH ||
-	       err == ENETUNREACH || err == ENOPROTOOPT || err == EOPNOTSUPP;
-}
-
-/*
- * At most a batch per wake-up, so that a flood of new connections cannot starve the
- * drains of those already answered. Returns how many were accepted.
- */
-size_t conn_accept(struct listener *l)
-{
-	size_t n = 0;
-
-	while (n < ACCEPT_BATCH) {
-		union sockaddr_any peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			conn_start(l, fd, &peer);
-			n++;
-		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			break;
-		} else if (!accept_again(errno)) {
-			stats_accept_error(-errno);
-			if (errno == EMFILE || errno == ENFILE)
-				answer_without_descriptor(l);
-			else /* ENOBUFS, ENOMEM: the kernel is short; polling again would spin */
-				listener_pause(l, ACCEPT_PAUSE_MS);
-			break;
-		}
-	}
-	return n;
-}
+/* ---- a stop request ---- */
 
 /* Sessions get their last 521 and a short drain; unfinished PROXY headers get nothing. */
 void conn_stop_all(void)
 {
-	uint64_t limit = uv_now(cs.loop) + STOP_GRACE_MS;
 	struct conn *c, *next;
 
 	cs.stopping = true;
-	/* Capping sorted deadlines at one value keeps them sorted. */
-	for (int i = 0; i < DRAIN_QUEUES; i++)
-		for (c = cs.queues[i].head; c; c = c->next)
-			if (c->deadline_ms > limit)
-				c->deadline_ms = c->due_ms = limit;
-	/* Bare descriptors between checks move to a deadline queue at their next one. */
-	for (size_t i = 0; i < CHECK_STAGES; i++)
-		for (c = cs.checks[i].head; c; c = c->next)
-			if (c->deadline_ms > limit)
-				c->deadline_ms = limit;
+	drain_stop(STOP_GRACE_MS);
 	for (c = cs.sessions; c; c = next) {
 		next = c->session->next;
 		if (c->phase == PHASE_PROXY)
@@ -939,5 +712,4 @@ void conn_stop_all(void)
 		else if (c->phase == PHASE_SESSION)
 			end_session(c, END_SHUTDOWN);
 	}
-	arm_drain_timer();
 }

@@ -11,7 +11,6 @@
 #include "guard.h"
 #include "log.h"
 #include "stats.h"
-#include "conn.h"
 
 #define TICK_MS 1000
 
@@ -30,7 +29,6 @@ static struct {
 	uint64_t second;         /* the global ceiling's current second */
 	uint32_t second_lines;
 	uint64_t held_all; /* lines the global ceiling held back since the last tick */
-	uint64_t seen_overload, seen_limit, seen_errors;
 	bool stopping;
 } g;
 
@@ -112,34 +110,12 @@ static void log_held_all(void)
 	g.held_all = 0;
 }
 
-/* One line a second at most, and only when connections were turned away or failed. */
-static void log_pressure(void)
-{
-	uint64_t overload = stats_reason_total("overload");
-	uint64_t limit = stats.limit[STATS_LIMIT_CONNECTIONS] + stats.limit[STATS_LIMIT_RATE];
-	uint64_t errors = stats.accept_errors;
-
-	if (overload == g.seen_overload && limit == g.seen_limit && errors == g.seen_errors)
-		return;
-	log_begin(LOG_WARNING, "pressure");
-	log_uint("open", conn_count());
-	log_uint("overload", overload - g.seen_overload);
-	log_uint("limit", limit - g.seen_limit);
-	log_uint("accept_errors", errors - g.seen_errors);
-	if (errors != g.seen_errors)
-		log_str("accept_error", uv_err_name(stats.last_accept_error));
-	log_end();
-	g.seen_overload = overload;
-	g.seen_limit = limit;
-	g.seen_errors = errors;
-}
-
 static void on_tick(uv_timer_t *t)
 {
 	if (g.table)
 		windows_close(now_s());
 	log_held_all();
-	log_pressure();
+	stats_log_pressure();
 }
 
 int guard_init(uv_loop_t *loop)
@@ -213,7 +189,7 @@ void guard_stop(void)
 			window_end(iptable_at(g.table, g.whead));
 	}
 	log_held_all();
-	log_pressure();
+	stats_log_pressure();
 	g.set.log_per_ip_lines = 0;
 	g.set.log_max_lines_per_second = 0;
 	g.stopping = true;

@@ -112,7 +112,6 @@ static void puts_(const char *s)
 	put(s, strlen(s));
 }
 
-/* RFC 3339, UTC, milliseconds; the date part changes once a second. */
 /* printf costs more than the rest of a connection's user time: digits by hand. */
 static size_t format_uint(char *out, uint64_t v)
 {
@@ -127,6 +126,7 @@ static size_t format_uint(char *out, uint64_t v)
 	return len;
 }
 
+/* RFC 3339, UTC, milliseconds; the date part changes once a second. */
 static void put_timestamp(void)
 {
 	struct timespec ts;

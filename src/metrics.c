@@ -9,8 +9,6 @@
 #include <string.h>
 
 #include "build-config.h"
-#include "conn.h"
-#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "stats.h"
@@ -118,6 +116,85 @@ static char *text(const char *s, size_t *len)
 {
 	*len = strlen(s);
 	return strdup(s);
+}
+
+static void family_reason(FILE *f, size_t li, int fam, enum end_reason r)
+{
+	static const char *const families[] = {"ipv4", "ipv6", "unknown"};
+	uint64_t n = stats.listeners[li].conns[fam][r];
+
+	if (n)
+		fprintf(f,
+			"nullmxd_connections_total{listener=\"%s\",family=\"%s\",reason=\"%s\"} "
+			"%llu\n",
+			stats.listeners[li].label, families[fam], end_reason_word(r),
+			(unsigned long long)n);
+}
+
+static void metric(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The exposition text, malloc'ed. */
+static char *metrics_render(size_t *len)
+{
+	char *out = NULL;
+	FILE *f = open_memstream(&out, len);
+
+	if (!f)
+		return NULL;
+	metric(f, "nullmxd_build_info", "gauge", "Always 1; the version is in the label.");
+	fprintf(f, "nullmxd_build_info{version=\"%s\"} 1\n", NULLMXD_VERSION);
+	metric(f, "nullmxd_start_time_seconds", "gauge",
+	       "Start time of the process, Unix seconds.");
+	fprintf(f, "nullmxd_start_time_seconds %llu\n", (unsigned long long)stats.start_time);
+	metric(f, "nullmxd_connections_total", "counter",
+	       "Connections ended, by listener, client address family and end reason.");
+	for (size_t i = 0; i < stats.nlisteners; i++)
+		for (int fam = 0; fam < STATS_FAMILIES; fam++)
+			for (int r = 0; r < END_REASONS; r++)
+				family_reason(f, i, fam, (enum end_reason)r);
+	metric(f, "nullmxd_connections_open", "gauge", "Connections open now.");
+	fprintf(f, "nullmxd_connections_open %zu\n", stats.open);
+	metric(f, "nullmxd_limit_hits_total", "counter", "Connections over a per-client limit.");
+	fprintf(f, "nullmxd_limit_hits_total{limit=\"connections\"} %llu\n",
+		(unsigned long long)stats.limit[STATS_LIMIT_CONNECTIONS]);
+	fprintf(f, "nullmxd_limit_hits_total{limit=\"rate\"} %llu\n",
+		(unsigned long long)stats.limit[STATS_LIMIT_RATE]);
+	metric(f, "nullmxd_received_bytes_total", "counter",
+	       "Bytes read from clients (and discarded).");
+	fprintf(f, "nullmxd_received_bytes_total %llu\n", (unsigned long long)stats.bytes_in);
+	metric(f, "nullmxd_sent_bytes_total", "counter", "Bytes of replies written to clients.");
+	fprintf(f, "nullmxd_sent_bytes_total %llu\n", (unsigned long long)stats.bytes_out);
+	metric(f, "nullmxd_log_lines_suppressed_total", "counter",
+	       "Connection log lines held back by flood control, by ceiling.");
+	fprintf(f, "nullmxd_log_lines_suppressed_total{scope=\"client\"} %llu\n",
+		(unsigned long long)stats.suppressed[STATS_SUPPRESS_CLIENT]);
+	fprintf(f, "nullmxd_log_lines_suppressed_total{scope=\"all\"} %llu\n",
+		(unsigned long long)stats.suppressed[STATS_SUPPRESS_ALL]);
+	metric(f, "nullmxd_config_reloads_total", "counter", "Config reloads, by result.");
+	fprintf(f, "nullmxd_config_reloads_total{result=\"ok\"} %llu\n",
+		(unsigned long long)stats.reloads_ok);
+	fprintf(f, "nullmxd_config_reloads_total{result=\"failed\"} %llu\n",
+		(unsigned long long)stats.reloads_failed);
+	metric(f, "nullmxd_accept_errors_total", "counter", "Errors the listeners reported.");
+	fprintf(f, "nullmxd_accept_errors_total %llu\n", (unsigned long long)stats.accept_errors);
+	metric(f, "nullmxd_tracked_clients", "gauge", "Entries in the per-client table.");
+	fprintf(f, "nullmxd_tracked_clients %u\n", stats.tracked);
+	metric(f, "nullmxd_untracked_connections_total", "counter",
+	       "Connections admitted untracked because every table entry was in use.");
+	fprintf(f, "nullmxd_untracked_connections_total %llu\n",
+		(unsigned long long)stats.untracked);
+	metric(f, "nullmxd_metrics_requests_total", "counter",
+	       "Requests the metrics listener answered, this one included.");
+	fprintf(f, "nullmxd_metrics_requests_total %llu\n",
+		(unsigned long long)stats.metrics_requests);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 /* The request line decides; headers are read (to their end) but not used. */
@@ -305,82 +382,4 @@ void metrics_stop(void)
 	listener_stop();
 	for (struct mclient *m = ms.clients; m; m = m->next)
 		client_close(m);
-}
-
-static void family_reason(FILE *f, size_t li, int fam, unsigned r)
-{
-	static const char *const families[] = {"ipv4", "ipv6", "unknown"};
-	uint64_t n = stats.listeners[li].conns[fam][r];
-
-	if (n)
-		fprintf(f,
-			"nullmxd_connections_total{listener=\"%s\",family=\"%s\",reason=\"%s\"} "
-			"%llu\n",
-			stats.listeners[li].label, families[fam], stats.reasons[r],
-			(unsigned long long)n);
-}
-
-static void metric(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-char *metrics_render(size_t *len)
-{
-	char *out = NULL;
-	FILE *f = open_memstream(&out, len);
-
-	if (!f)
-		return NULL;
-	metric(f, "nullmxd_build_info", "gauge", "Always 1; the version is in the label.");
-	fprintf(f, "nullmxd_build_info{version=\"%s\"} 1\n", NULLMXD_VERSION);
-	metric(f, "nullmxd_start_time_seconds", "gauge",
-	       "Start time of the process, Unix seconds.");
-	fprintf(f, "nullmxd_start_time_seconds %llu\n", (unsigned long long)stats.start_time);
-	metric(f, "nullmxd_connections_total", "counter",
-	       "Connections ended, by listener, client address family and end reason.");
-	for (size_t i = 0; i < stats.nlisteners; i++)
-		for (int fam = 0; fam < STATS_FAMILIES; fam++)
-			for (unsigned r = 0; r < STATS_REASONS_MAX; r++)
-				family_reason(f, i, fam, r);
-	metric(f, "nullmxd_connections_open", "gauge", "Connections open now.");
-	fprintf(f, "nullmxd_connections_open %zu\n", conn_count());
-	metric(f, "nullmxd_limit_hits_total", "counter", "Connections over a per-client limit.");
-	fprintf(f, "nullmxd_limit_hits_total{limit=\"connections\"} %llu\n",
-		(unsigned long long)stats.limit[STATS_LIMIT_CONNECTIONS]);
-	fprintf(f, "nullmxd_limit_hits_total{limit=\"rate\"} %llu\n",
-		(unsigned long long)stats.limit[STATS_LIMIT_RATE]);
-	metric(f, "nullmxd_received_bytes_total", "counter",
-	       "Bytes read from clients (and discarded).");
-	fprintf(f, "nullmxd_received_bytes_total %llu\n", (unsigned long long)stats.bytes_in);
-	metric(f, "nullmxd_sent_bytes_total", "counter", "Bytes of replies written to clients.");
-	fprintf(f, "nullmxd_sent_bytes_total %llu\n", (unsigned long long)stats.bytes_out);
-	metric(f, "nullmxd_log_lines_suppressed_total", "counter",
-	       "Connection log lines held back by flood control, by ceiling.");
-	fprintf(f, "nullmxd_log_lines_suppressed_total{scope=\"client\"} %llu\n",
-		(unsigned long long)stats.suppressed[STATS_SUPPRESS_CLIENT]);
-	fprintf(f, "nullmxd_log_lines_suppressed_total{scope=\"all\"} %llu\n",
-		(unsigned long long)stats.suppressed[STATS_SUPPRESS_ALL]);
-	metric(f, "nullmxd_config_reloads_total", "counter", "Config reloads, by result.");
-	fprintf(f, "nullmxd_config_reloads_total{result=\"ok\"} %llu\n",
-		(unsigned long long)stats.reloads_ok);
-	fprintf(f, "nullmxd_config_reloads_total{result=\"failed\"} %llu\n",
-		(unsigned long long)stats.reloads_failed);
-	metric(f, "nullmxd_accept_errors_total", "counter", "Errors the listeners reported.");
-	fprintf(f, "nullmxd_accept_errors_total %llu\n", (unsigned long long)stats.accept_errors);
-	metric(f, "nullmxd_tracked_clients", "gauge", "Entries in the per-client table.");
-	fprintf(f, "nullmxd_tracked_clients %u\n", stats.tracked);
-	metric(f, "nullmxd_untracked_connections_total", "counter",
-	       "Connections admitted untracked because every table entry was in use.");
-	fprintf(f, "nullmxd_untracked_connections_total %llu\n",
-		(unsigned long long)stats.untracked);
-	metric(f, "nullmxd_metrics_requests_total", "counter",
-	       "Requests the metrics listener answered, this one included.");
-	fprintf(f, "nullmxd_metrics_requests_total %llu\n",
-		(unsigned long long)stats.metrics_requests);
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
 }

@@ -31,6 +31,9 @@ int profile_build(struct profile *p, const struct profile_text *t, char *err, si
 		if (!p->replies[k])
 			return -1;
 	}
+	/* In rcpt mode the greeting is a 220: its 521 is the one for too many commands. */
+	p->refusal = p->replies[p->mode == SMTP_MODE_RCPT ? SMTP_REPLY_TOO_MANY_COMMANDS
+							  : SMTP_REPLY_GREETING];
 	return 0;
 }
 

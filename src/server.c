@@ -20,11 +20,11 @@
 static struct {
 	struct config cfg;
 	struct listener *listeners;
-	char (*texts)[64]; /* each listener's address as the config wrote it */
 	size_t nlisteners;
-	uint64_t accepted;
 	bool stopping;
 } srv;
+
+_Static_assert(STATS_LISTENERS_MAX >= 2 * CONFIG_LISTEN_MAX, "a stats slot for every listener");
 
 /* Each connection holds one descriptor; the reserve covers listeners, logs and libuv. */
 static size_t connection_cap(const struct config *cfg)
@@ -67,19 +67,14 @@ static void assign_profiles(const struct config *cfg)
 {
 	for (size_t i = 0; i < srv.nlisteners; i++) {
 		struct listener *l = &srv.listeners[i];
-		struct profile *p = srv.texts[i][0] && l->profile ? l->profile : cfg->defaults;
+		struct profile *p = l->text[0] && l->profile ? l->profile : cfg->defaults;
 		for (size_t j = 0; j < cfg->nlisten; j++)
-			if (strcmp(cfg->listen[j].text, srv.texts[i]) == 0)
+			if (strcmp(cfg->listen[j].text, l->text) == 0)
 				p = cfg->listen[j].profile;
 		profile_ref(p);
 		profile_unref(l->profile);
 		l->profile = p;
 	}
-}
-
-static void on_ready(struct listener *l)
-{
-	srv.accepted += conn_accept(l);
 }
 
 /* Socket-activated, the socket units decide the addresses: an entry without a socket is skipped. */
@@ -95,13 +90,14 @@ static int open_listener(uv_loop_t *loop, const struct listen_addr *a)
 			  a->text);
 		return 0;
 	}
-	err = passed ? listener_adopt(l, loop, passed->fd, passed->name, on_ready)
-		     : listener_open(l, loop, a, on_ready);
+	err = passed ? listener_adopt(l, loop, passed->fd, passed->name, conn_start)
+		     : listener_open(l, loop, a, conn_start);
 	if (err) {
 		log_warnx("cannot listen on %s: %s", a->text, uv_strerror(err));
 		return EX_OSERR;
 	}
-	memcpy(srv.texts[srv.nlisteners++], a->text, sizeof(srv.texts[0]));
+	snprintf(l->text, sizeof(l->text), "%s", a->text);
+	srv.nlisteners++;
 	return 0;
 }
 
@@ -123,7 +119,7 @@ static int adopt_unclaimed(uv_loop_t *loop)
 		log_warnx("socket activation: %s port %u (%s) matches no listen entry in %s; "
 			  "serving it with the global settings",
 			  ip, port, a->name, srv.cfg.path);
-		if ((err = listener_adopt(l, loop, a->fd, a->name, on_ready)) != 0) {
+		if ((err = listener_adopt(l, loop, a->fd, a->name, conn_start)) != 0) {
 			log_warnx("cannot listen on passed fd %d: %s", a->fd, uv_strerror(err));
 			return EX_OSERR;
 		}
@@ -150,8 +146,7 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 	npassed = activation_init();
 	n = srv.cfg.nlisten + (npassed > 0 ? (size_t)npassed : 0);
 	srv.listeners = calloc(n, sizeof(*srv.listeners));
-	srv.texts = calloc(n, sizeof(*srv.texts));
-	if (npassed < 0 || !srv.listeners || !srv.texts)
+	if (npassed < 0 || !srv.listeners)
 		rc = EX_OSERR;
 	for (size_t i = 0; rc == 0 && i < srv.cfg.nlisten; i++)
 		rc = open_listener(loop, &srv.cfg.listen[i]);
@@ -165,7 +160,7 @@ int server_start(uv_loop_t *loop, struct config *cfg)
 void server_describe(char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%zu open, %llu accepted, %zu listener%s",
-		 srv.stopping ? "stopping: " : "", conn_count(), (unsigned long long)srv.accepted,
+		 srv.stopping ? "stopping: " : "", stats.open, (unsigned long long)stats.accepted,
 		 srv.nlisteners, srv.nlisteners == 1 ? "" : "s");
 }
 
@@ -217,7 +212,7 @@ void server_stop(const char *signal_name)
 	srv.stopping = true;
 	log_begin(LOG_INFO, "shutdown");
 	log_str("signal", signal_name);
-	log_uint("open", conn_count());
+	log_uint("open", stats.open);
 	log_end();
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		listener_close(&srv.listeners[i]);
@@ -231,7 +226,6 @@ void server_free(void)
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		profile_unref(srv.listeners[i].profile);
 	free(srv.listeners);
-	free(srv.texts);
 	config_free(&srv.cfg);
 	memset(&srv, 0, sizeof(srv));
 }

@@ -138,7 +138,7 @@ static enum smtp_reply_kind rcpt_mode_reply(struct smtp_reader *r, enum verb ver
 }
 
 static void decide_close(struct smtp_reader *r, struct smtp_decision *d, enum smtp_reply_kind reply,
-			 const char *reason)
+			 enum end_reason reason)
 {
 	r->flags |= F_DONE;
 	d->reply = reply;
@@ -152,9 +152,9 @@ static void line_end(struct smtp_reader *r, struct smtp_decision *d)
 
 	r->commands++;
 	if (c.verb == VERB_QUIT && c.syntax_ok)
-		decide_close(r, d, SMTP_REPLY_221, "quit");
+		decide_close(r, d, SMTP_REPLY_221, END_QUIT);
 	else if (r->commands > r->max_commands)
-		decide_close(r, d, SMTP_REPLY_TOO_MANY_COMMANDS, "max_commands");
+		decide_close(r, d, SMTP_REPLY_TOO_MANY_COMMANDS, END_MAX_COMMANDS);
 	else if (r->mode == SMTP_MODE_QUIT)
 		d->reply = SMTP_REPLY_521;
 	else if (c.verb != VERB_NONE && !c.syntax_ok)
@@ -178,7 +178,7 @@ size_t smtp_read(struct smtp_reader *r, const void *buf, size_t len, struct smtp
 {
 	const unsigned char *p = buf;
 
-	*d = (struct smtp_decision){SMTP_REPLY_NONE, SMTP_CONTINUE, NULL};
+	*d = (struct smtp_decision){SMTP_REPLY_NONE, SMTP_CONTINUE, END_NONE};
 	if (r->flags & F_DONE)
 		return len;
 	for (size_t i = 0; i < len; i++) {
@@ -191,7 +191,7 @@ size_t smtp_read(struct smtp_reader *r, const void *buf, size_t len, struct smtp
 		 * answer now instead of reading the rest of an overlong line.
 		 */
 		if (r->len + 1u >= SMTP_LINE_MAX) {
-			decide_close(r, d, SMTP_REPLY_LINE_TOO_LONG, "line_too_long");
+			decide_close(r, d, SMTP_REPLY_LINE_TOO_LONG, END_LINE_TOO_LONG);
 			return i + 1;
 		}
 		take_byte(r, p[i]);

@@ -1,22 +1,76 @@
 /*
- * Counters. Connections are counted by listener, address family and end reason; the
- * listener and reason tables fill as they are first seen, so conn.c needs no
- * registration step; a new end reason there needs no change here until the reasons
- * outgrow STATS_REASONS_MAX, which conn.c checks when it compiles.
+ * Counters. Connections are counted by listener, address family and end reason; a
+ * listener's slot is handed out when it starts listening.
  */
-#include <string.h>
 #include <time.h>
 
-#include "conn.h"
+#include "addr.h"
 #include "log.h"
 #include "stats.h"
 
 struct stats stats;
 static uv_signal_t usr1;
 
+/* What the last event=pressure line reported, so the next one tells what is new. */
+static struct {
+	uint64_t overload, limit, errors;
+} seen;
+
+static uint64_t reason_total(enum end_reason r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < stats.nlisteners; i++)
+		for (int f = 0; f < STATS_FAMILIES; f++)
+			n += stats.listeners[i].conns[f][r];
+	return n;
+}
+
+static void log_stats(void)
+{
+	log_begin(LOG_INFO, "stats");
+	log_uint("uptime_s", (uint64_t)time(NULL) - stats.start_time);
+	log_uint("connections", stats.conns_total);
+	log_uint("open", stats.open);
+	log_uint("overload", reason_total(END_OVERLOAD));
+	log_uint("limit_connections", stats.limit[STATS_LIMIT_CONNECTIONS]);
+	log_uint("limit_rate", stats.limit[STATS_LIMIT_RATE]);
+	log_uint("bytes_in", stats.bytes_in);
+	log_uint("bytes_out", stats.bytes_out);
+	log_uint("suppressed_client", stats.suppressed[STATS_SUPPRESS_CLIENT]);
+	log_uint("suppressed_all", stats.suppressed[STATS_SUPPRESS_ALL]);
+	log_uint("accept_errors", stats.accept_errors);
+	log_uint("tracked", stats.tracked);
+	log_uint("reloads", stats.reloads_ok);
+	log_uint("reload_failures", stats.reloads_failed);
+	log_end();
+}
+
+/* One line a second at most, and only when connections were turned away or failed. */
+void stats_log_pressure(void)
+{
+	uint64_t overload = reason_total(END_OVERLOAD);
+	uint64_t limit = stats.limit[STATS_LIMIT_CONNECTIONS] + stats.limit[STATS_LIMIT_RATE];
+	uint64_t errors = stats.accept_errors;
+
+	if (overload == seen.overload && limit == seen.limit && errors == seen.errors)
+		return;
+	log_begin(LOG_WARNING, "pressure");
+	log_uint("open", stats.open);
+	log_uint("overload", overload - seen.overload);
+	log_uint("limit", limit - seen.limit);
+	log_uint("accept_errors", errors - seen.errors);
+	if (errors != seen.errors)
+		log_str("accept_error", uv_err_name(stats.last_accept_error));
+	log_end();
+	seen.overload = overload;
+	seen.limit = limit;
+	seen.errors = errors;
+}
+
 static void on_usr1(uv_signal_t *h, int signum)
 {
-	stats_log_line();
+	log_stats();
 }
 
 int stats_init(uv_loop_t *loop)
@@ -31,32 +85,30 @@ int stats_init(uv_loop_t *loop)
 	return 0;
 }
 
-/* Usually one or two listeners: a short scan, the last hit first. */
-static size_t listener_slot(const struct listener *l)
+unsigned stats_listener(const struct sockaddr *bound)
 {
-	static size_t last;
-	size_t i;
+	size_t i = stats.nlisteners;
 
-	if (last < stats.nlisteners && stats.listeners[last].listener == l)
-		return last;
-	for (i = 0; i < stats.nlisteners; i++)
-		if (stats.listeners[i].listener == l)
-			return last = i;
 	if (i == STATS_LISTENERS_MAX)
-		return last = STATS_LISTENERS_MAX - 1;
-	stats.listeners[i].listener = l;
-	if (strchr(l->ip, ':'))
-		snprintf(stats.listeners[i].label, sizeof(stats.listeners[i].label), "[%s]:%u",
-			 l->ip, l->port);
-	else
-		snprintf(stats.listeners[i].label, sizeof(stats.listeners[i].label), "%s:%u", l->ip,
-			 l->port);
+		return STATS_LISTENERS_MAX - 1;
+	addr_format(bound, stats.listeners[i].label, sizeof(stats.listeners[i].label));
 	stats.nlisteners++;
-	return last = i;
+	return (unsigned)i;
 }
 
-void stats_conn_end(const struct listener *l, const struct sockaddr *peer, unsigned reason,
-		    const char *word, uint64_t bytes_in, uint64_t bytes_out)
+void stats_conn_open(void)
+{
+	stats.open++;
+	stats.accepted++;
+}
+
+void stats_conn_gone(void)
+{
+	stats.open--;
+}
+
+void stats_conn_end(unsigned listener, const struct sockaddr *peer, enum end_reason reason,
+		    uint64_t bytes_in, uint64_t bytes_out)
 {
 	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
 	enum stats_family f = peer->sa_family == AF_INET              ? STATS_IPV4
@@ -64,11 +116,7 @@ void stats_conn_end(const struct listener *l, const struct sockaddr *peer, unsig
 			      : IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ? STATS_IPV4
 								      : STATS_IPV6;
 
-	if (reason >= STATS_REASONS_MAX)
-		reason = STATS_REASONS_MAX - 1;
-	if (!stats.reasons[reason])
-		stats.reasons[reason] = word;
-	stats.listeners[listener_slot(l)].conns[f][reason]++;
+	stats.listeners[listener].conns[f][reason]++;
 	stats.conns_total++;
 	stats.bytes_in += bytes_in;
 	stats.bytes_out += bytes_out;
@@ -86,36 +134,4 @@ void stats_reload(bool ok)
 		stats.reloads_ok++;
 	else
 		stats.reloads_failed++;
-}
-
-uint64_t stats_reason_total(const char *word)
-{
-	uint64_t n = 0;
-
-	for (unsigned r = 0; r < STATS_REASONS_MAX; r++)
-		if (stats.reasons[r] && strcmp(stats.reasons[r], word) == 0)
-			for (size_t i = 0; i < stats.nlisteners; i++)
-				for (int f = 0; f < STATS_FAMILIES; f++)
-					n += stats.listeners[i].conns[f][r];
-	return n;
-}
-
-void stats_log_line(void)
-{
-	log_begin(LOG_INFO, "stats");
-	log_uint("uptime_s", (uint64_t)time(NULL) - stats.start_time);
-	log_uint("connections", stats.conns_total);
-	log_uint("open", conn_count());
-	log_uint("overload", stats_reason_total("overload"));
-	log_uint("limit_connections", stats.limit[STATS_LIMIT_CONNECTIONS]);
-	log_uint("limit_rate", stats.limit[STATS_LIMIT_RATE]);
-	log_uint("bytes_in", stats.bytes_in);
-	log_uint("bytes_out", stats.bytes_out);
-	log_uint("suppressed_client", stats.suppressed[STATS_SUPPRESS_CLIENT]);
-	log_uint("suppressed_all", stats.suppressed[STATS_SUPPRESS_ALL]);
-	log_uint("accept_errors", stats.accept_errors);
-	log_uint("tracked", stats.tracked);
-	log_uint("reloads", stats.reloads_ok);
-	log_uint("reload_failures", stats.reloads_failed);
-	log_end();
 }

@@ -29,7 +29,7 @@ static void record(struct trace *t, enum smtp_mode mode, const struct smtp_decis
 {
 	check(d->reply > SMTP_REPLY_NONE && d->reply < SMTP_REPLY_KINDS);
 	check(smtp_default_reply(mode, d->reply) != NULL);
-	check((d->action == SMTP_CLOSE) == (d->reason != NULL));
+	check((d->action == SMTP_CLOSE) == (d->reason != END_NONE));
 	if (t->n < MAX_DECISIONS) {
 		t->kind[t->n] = (uint8_t)d->reply;
 		t->close[t->n] = d->action == SMTP_CLOSE;

@@ -51,10 +51,10 @@ static const char *run(enum smtp_mode mode, uint32_t max, const char *in, size_t
 				CHECK(n == 0);
 				break;
 			}
-			CHECK((d.action == SMTP_CLOSE) == (d.reason != NULL));
+			CHECK((d.action == SMTP_CLOSE) == (d.reason != END_NONE));
 			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s%s%s",
 				 out[0] ? " " : "", kind_name(d.reply), d.reason ? ":" : "",
-				 d.reason ? d.reason : "");
+				 d.reason ? end_reason_word(d.reason) : "");
 		}
 	}
 	return out;
