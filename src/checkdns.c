@@ -336,7 +336,34 @@ static void answer_read(const ldns_pkt *pkt, const ldns_rdf *qname, ldns_rr_type
 	}
 }
 
+static void lookup_hop(struct checker *ck, const char *owner, ldns_rr_type type, struct answer *ans,
+		       size_t hops);
+
+/*
+ * A server that does not recurse (an authoritative one) stops a CNAME chain at the edge
+ * of its zones: ask it for the target, which it answers or says it cannot.
+ */
+static void follow_chain(struct checker *ck, const ldns_pkt *pkt, ldns_rr_type type,
+			 struct answer *ans, size_t hops)
+{
+	char target[sizeof ans->owner];
+
+	if (ans->status != LOOKUP_OK || !ans->alias || ldns_pkt_ra(pkt) ||
+	    (ans->rrs && ldns_rr_list_rr_count(ans->rrs)) || hops >= CNAME_HOPS_MAX)
+		return;
+	memcpy(target, ans->owner, sizeof target);
+	ldns_rr_list_deep_free(ans->rrs);
+	lookup_hop(ck, target, type, ans, hops + 1);
+	ans->alias = true;
+}
+
 static void lookup(struct checker *ck, const char *owner, ldns_rr_type type, struct answer *ans)
+{
+	lookup_hop(ck, owner, type, ans, 0);
+}
+
+static void lookup_hop(struct checker *ck, const char *owner, ldns_rr_type type, struct answer *ans,
+		       size_t hops)
 {
 	ldns_rdf *dname = ldns_dname_new_frm_str(owner);
 	ldns_pkt *pkt = NULL;
@@ -354,6 +381,7 @@ static void lookup(struct checker *ck, const char *owner, ldns_rr_type type, str
 	waited = now_s() - start;
 	if (st == LDNS_STATUS_OK && pkt) {
 		answer_read(pkt, dname, type, ck, ans);
+		follow_chain(ck, pkt, type, ans, hops);
 	} else {
 		ans->status = LOOKUP_NO_REPLY;
 		/* ldns says "network error" for a timeout too: only the clock tells them apart. */

@@ -94,6 +94,7 @@ RECORDS = [
     ("target2", "MX", "0 ."),
     ("target2", "TXT", '"v=spf1 ~all"'),
     ("_dmarc.alias2", "TXT", '"v=DMARC1; p=reject"'),
+    ("outalias", "CNAME", "www.elsewhere.test."),
     # 5. terms after all
     ("afterall", "MX", "0 ."),
     ("afterall", "TXT", '"v=spf1 -all include:spf.example.net"'),
@@ -524,6 +525,10 @@ def test_referral(nsd_resolver):
     check_json(nsd_resolver, name, "unknown", 69, ["referral"], [], " (nsd)")
     p, _ = run("--resolver", nsd_resolver, name, fqdn("null"))
     check(f"{fqdn('null')}: ok" in p.stdout, "a referral does not stop the next name", p.stdout)
+    # NSD stops a CNAME chain at the edge of its zone: the target is asked for, not
+    # taken for a name without records.
+    check_json(nsd_resolver, fqdn("outalias"), "unknown", 69, ["alias", "lookup-failed"], [],
+               " (nsd)")
 
 
 def test_refused(resolver):
