@@ -758,12 +758,22 @@ static char *dmarc_with_reject(const char *record)
 
 /* The verdicts */
 
+/* One record with p=reject in place of all there are. */
+static void dmarc_suggest_reject(struct report *r, const struct txt_match *m)
+{
+	char *reject = dmarc_with_reject(m->texts[0]), *quoted = txt_quote(reject);
+	struct suggestion *s = suggest(r, m->owner, "TXT", quoted);
+
+	for (size_t i = 0; i < m->count; i++)
+		suggest_replaces(s, m->owner, "TXT", m->zone[i]);
+	free(quoted);
+	free(reject);
+}
+
 static void check_dmarc(struct checker *ck, struct report *r)
 {
 	char owner[NAME_LEN_MAX + 16], policy[32];
-	struct suggestion *s;
 	struct txt_match m;
-	char *reject, *quoted;
 
 	snprintf(owner, sizeof owner, "_dmarc.%s", r->fqdn);
 	if (strlen(r->name) > DMARC_NAME_LEN_MAX) {
@@ -798,15 +808,8 @@ static void check_dmarc(struct checker *ck, struct report *r)
 			    "DMARC \"%s\" at %s has p=%s; a name that never sends can use "
 			    "p=reject",
 			    m.texts[0], owner, policy);
-	if (m.count > 1 || strcasecmp(policy, "reject") != 0) {
-		reject = dmarc_with_reject(m.texts[0]);
-		quoted = txt_quote(reject);
-		s = suggest(r, m.owner, "TXT", quoted);
-		for (size_t i = 0; i < m.count; i++)
-			suggest_replaces(s, m.owner, "TXT", m.zone[i]);
-		free(quoted);
-		free(reject);
-	}
+	if (m.count > 1 || strcasecmp(policy, "reject") != 0)
+		dmarc_suggest_reject(r, &m);
 	txt_match_free(&m);
 }
 
