@@ -975,8 +975,9 @@ static bool check_mx_host(struct checker *ck, struct report *r, const struct mxh
 		return true; /* unknown: not counted against the name */
 	if (a.total == 0) {
 		add_finding(r, SEV_WARNING, "mx-host-unusable",
-			    "MX host %s (%u) %s: senders cannot deliver there", h->name,
-			    (unsigned)h->pref,
+			    "MX host %s (%u) %s: senders cannot deliver there; give it an "
+			    "address or remove that MX record",
+			    h->name, (unsigned)h->pref,
 			    a.nxdomain ? "does not exist (NXDOMAIN)" : "has no A or AAAA record");
 		return false;
 	}
