@@ -5,7 +5,8 @@
  * "nullmxd check-dns [--resolver ADDR[:PORT]] [--json] NAME...": asks DNS whether each
  * name publishes what a name that never receives mail should (a null MX, RFC 7505) and
  * reports a verdict per name. argv[0] is "check-dns". Returns the exit status: 0 all OK,
- * 1 warnings, 2 errors, 64 bad usage, 69 resolver unreachable, 75 resolver SERVFAIL.
+ * 1 warnings, 2 errors, 64 bad usage, 69 resolver unreachable or unable to answer (a
+ * referral, REFUSED), 75 resolver SERVFAIL.
  */
 int checkdns_main(int argc, char **argv);
 
