@@ -1,8 +1,10 @@
 /*
  * The metrics listener: HTTP/1.x, one request per connection, answered and closed.
- * Each client gets a deadline and a request-size cap, and only a few may be open at
- * once; the answer is written without blocking, so a client that never reads just
- * runs into its deadline.
+ * Each client gets a deadline for its header and one for taking the answer, and a
+ * request-size cap; only a few may be open at once, and only a share of those from one
+ * address, so that a client holding connections open cannot lock a scraper out. The
+ * answer is written without blocking, so a client that never reads just runs into its
+ * deadline.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "build-config.h"
 #include "conn.h"
+#include "iptable.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,6 +24,7 @@ struct mclient {
 	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
 	struct mclient *prev, *next; /* every client still open, for metrics_stop */
+	struct iptable_key peer;
 	char *response;
 	size_t len;
 	int handles; /* open handles; freed when the last closes */
@@ -38,7 +42,7 @@ static struct {
 	uv_tcp_t *listener; /* NULL when none is open */
 	struct metrics_settings set;
 	struct mclient *clients;
-	unsigned nclients;
+	unsigned nclients; /* not closing */
 } ms;
 
 int metrics_init(uv_loop_t *loop)
@@ -61,7 +65,6 @@ static void on_client_close(uv_handle_t *h)
 		m->next->prev = m->prev;
 	free(m->response);
 	free(m);
-	ms.nclients--;
 }
 
 static void client_close(struct mclient *m)
@@ -69,13 +72,34 @@ static void client_close(struct mclient *m)
 	if (m->closing)
 		return;
 	m->closing = true;
+	ms.nclients--; /* a closing client is gone within this turn of the loop */
 	uv_close((uv_handle_t *)&m->tcp, on_client_close);
 	uv_close((uv_handle_t *)&m->timer, on_client_close);
 }
 
+/*
+ * One write attempt, for a client its caller then closes without a drain so that the
+ * slot is free at once. Unread bytes from the client may turn that close into a reset
+ * and lose the answer; a scraper retries.
+ */
+static void answer_once(uv_tcp_t *t, const char *status)
+{
+	char head[128];
+	uv_buf_t buf = uv_buf_init(head, 0);
+
+	buf.len = (size_t)snprintf(head, sizeof(head),
+				   "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+				   status);
+	uv_try_write((uv_stream_t *)t, &buf, 1);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
-	client_close(t->data);
+	struct mclient *m = t->data;
+
+	if (!m->answered)
+		answer_once(&m->tcp, "408 Request Timeout");
+	client_close(m);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -100,6 +124,7 @@ static void respond(struct mclient *m, const char *status, const char *extra, ch
 	uv_buf_t buf;
 
 	m->answered = true;
+	uv_timer_start(&m->timer, on_timeout, METRICS_TIMEOUT_MS, 0);
 	if (f) {
 		fprintf(f, "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
 			status, blen, extra);
@@ -185,15 +210,10 @@ static void on_refused_close(uv_handle_t *h)
 
 /*
  * Over the client cap: accept anyway, as a connection left pending stops libuv from
- * watching the listener for good. The 503 goes out only if the socket takes it at
- * once; a request already sent may turn the close into a reset, which is fine for a
- * scraper that will retry.
+ * watching the listener for good, and answer 503.
  */
 static void refuse(uv_stream_t *server)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-				   "Connection: close\r\n\r\n";
-	uv_buf_t buf = uv_buf_init((char *)busy, sizeof(busy) - 1);
 	uv_tcp_t *t = malloc(sizeof(*t));
 
 	if (!t || uv_tcp_init(ms.loop, t) != 0) {
@@ -201,8 +221,23 @@ static void refuse(uv_stream_t *server)
 		return;
 	}
 	if (uv_accept(server, (uv_stream_t *)t) == 0)
-		uv_try_write((uv_stream_t *)t, &buf, 1);
+		answer_once(t, "503 Service Unavailable");
 	uv_close((uv_handle_t *)t, on_refused_close);
+}
+
+/* Whether m's address is within its share; m is linked, so it counts itself. */
+static bool within_share(struct mclient *m)
+{
+	union sockaddr_any peer;
+	int len = sizeof(peer);
+	unsigned same = 0;
+
+	if (uv_tcp_getpeername(&m->tcp, &peer.sa, &len) != 0 ||
+	    iptable_key_from(&peer.sa, METRICS_IPV6_PREFIX, &m->peer) != 0)
+		return false;
+	for (struct mclient *o = ms.clients; o; o = o->next)
+		same += !o->closing && memcmp(&o->peer, &m->peer, sizeof(m->peer)) == 0;
+	return same <= METRICS_CLIENTS_PER_ADDR;
 }
 
 static void client_link(struct mclient *m)
@@ -232,10 +267,15 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_timer_init(ms.loop, &m->timer);
 	m->handles = 2;
 	m->tcp.data = m->timer.data = m;
-	if (uv_accept(server, (uv_stream_t *)&m->tcp) != 0 ||
-	    uv_read_start((uv_stream_t *)&m->tcp, on_alloc, on_read) != 0 ||
-	    uv_timer_start(&m->timer, on_timeout, METRICS_TIMEOUT_MS, 0) != 0)
+	if (uv_accept(server, (uv_stream_t *)&m->tcp) != 0) {
 		client_close(m);
+	} else if (!within_share(m)) {
+		answer_once(&m->tcp, "503 Service Unavailable");
+		client_close(m);
+	} else if (uv_read_start((uv_stream_t *)&m->tcp, on_alloc, on_read) != 0 ||
+		   uv_timer_start(&m->timer, on_timeout, METRICS_HEADER_TIMEOUT_MS, 0) != 0) {
+		client_close(m);
+	}
 }
 
 static void on_listener_close(uv_handle_t *h)
