@@ -12,6 +12,7 @@
 
 #include "build-config.h"
 #include "conn.h"
+#include "http.h"
 #include "iptable.h"
 #include "listener.h"
 #include "log.h"
@@ -145,26 +146,26 @@ static char *text(const char *s, size_t *len)
 	return strdup(s);
 }
 
-/* The request line decides; headers are read (to their end) but not used. */
-static void handle(struct mclient *m)
+static void handle(struct mclient *m, enum http_request r)
 {
-	char *sp1 = memchr(m->buf, ' ', m->len), *body;
-	char *sp2 = sp1 ? memchr(sp1 + 1, ' ', m->len - (size_t)(sp1 + 1 - m->buf)) : NULL;
-	size_t plen = sp2 ? (size_t)(sp2 - sp1 - 1) : 0, blen;
 	const char *plain = "Content-Type: text/plain; charset=utf-8\r\n";
+	size_t blen;
+	char *body;
 
 	stats.metrics_requests++;
-	if (!sp2) {
+	if (r == HTTP_BAD_REQUEST) {
 		body = text("bad request\n", &blen);
 		respond(m, "400 Bad Request", plain, body, blen);
-	} else if ((size_t)(sp1 - m->buf) != 3 || memcmp(m->buf, "GET", 3) != 0) {
+	} else if (r == HTTP_NOT_ALLOWED) {
 		body = text("only GET\n", &blen);
 		respond(m, "405 Method Not Allowed",
 			"Allow: GET\r\nContent-Type: text/plain; charset=utf-8\r\n", body, blen);
-	} else if (!((plen == 8 && memcmp(sp1 + 1, "/metrics", 8) == 0) ||
-		     (plen > 8 && memcmp(sp1 + 1, "/metrics?", 9) == 0))) {
+	} else if (r == HTTP_NOT_FOUND) {
 		body = text("not found: try /metrics\n", &blen);
 		respond(m, "404 Not Found", plain, body, blen);
+	} else if (r == HTTP_TOO_LARGE) {
+		body = text("request too large\n", &blen);
+		respond(m, "431 Request Header Fields Too Large", "", body, blen);
 	} else {
 		body = metrics_render(&blen);
 		respond(m, body ? "200 OK" : "500 Internal Server Error",
@@ -186,6 +187,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct mclient *m = s->data;
+	enum http_request r;
 
 	if (nread < 0) {
 		client_close(m);
@@ -194,13 +196,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (m->answered || nread == 0)
 		return;
 	m->len += (size_t)nread;
-	if (memmem(m->buf, m->len, "\r\n\r\n", 4) || memmem(m->buf, m->len, "\n\n", 2)) {
-		handle(m);
-	} else if (m->len == sizeof(m->buf)) {
-		size_t blen;
-		char *body = text("request too large\n", &blen);
-		respond(m, "431 Request Header Fields Too Large", "", body, blen);
-	}
+	if ((r = http_read(m->buf, m->len, sizeof(m->buf))) != HTTP_INCOMPLETE)
+		handle(m, r);
 }
 
 static void on_refused_close(uv_handle_t *h)
