@@ -43,7 +43,8 @@ static struct {
 	uv_tcp_t *listener; /* NULL when none is open */
 	struct metrics_settings set;
 	struct mclient *clients;
-	unsigned nclients; /* not closing */
+	unsigned nclients;   /* open and not closing: the cap */
+	unsigned nallocated; /* closing ones too, gone by the end of this loop turn */
 } ms;
 
 int metrics_init(uv_loop_t *loop)
@@ -66,6 +67,7 @@ static void on_client_close(uv_handle_t *h)
 		m->next->prev = m->prev;
 	free(m->response);
 	free(m);
+	ms.nallocated--;
 }
 
 static void client_close(struct mclient *m)
@@ -73,7 +75,7 @@ static void client_close(struct mclient *m)
 	if (m->closing)
 		return;
 	m->closing = true;
-	ms.nclients--; /* a closing client is gone within this turn of the loop */
+	ms.nclients--;
 	uv_close((uv_handle_t *)&m->tcp, on_client_close);
 	uv_close((uv_handle_t *)&m->timer, on_client_close);
 }
@@ -244,6 +246,7 @@ static void client_link(struct mclient *m)
 		ms.clients->prev = m;
 	ms.clients = m;
 	ms.nclients++;
+	ms.nallocated++;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -254,7 +257,15 @@ static void on_connection(uv_stream_t *server, int status)
 		stats_accept_error(status);
 		return;
 	}
-	m = ms.nclients < METRICS_CLIENTS_MAX ? calloc(1, sizeof(*m)) : NULL;
+	/*
+	 * Clients refused for their address count no more once closing, so a burst from
+	 * one address leaves room for others in the same turn; the second cap bounds the
+	 * memory of those closing, and past it a refusal costs only a bare handle.
+	 */
+	if (ms.nclients < METRICS_CLIENTS_MAX && ms.nallocated < 2 * METRICS_CLIENTS_MAX)
+		m = calloc(1, sizeof(*m));
+	else
+		m = NULL;
 	if (!m) {
 		refuse(server);
 		return;
