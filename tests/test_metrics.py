@@ -108,7 +108,8 @@ class Share(unittest.TestCase):
             self.assertIn("408", holder.answers)
             self.assertLessEqual(set(holder.answers), {"408", "503", "reset"},
                                  holder.answers)
-            self.assertEqual(d.connect().recv(4096), DEFAULT_REPLY)
+            with d.connect() as smtp:
+                self.assertEqual(smtp.recv(4096), DEFAULT_REPLY)
 
     def test_a_silent_connection_gets_408_and_frees_its_slot(self):
         with Daemon(METRICS_CONFIG) as d:
