@@ -12,8 +12,11 @@
 #include "settings.h"
 
 #define METRICS_REQUEST_MAX 2048
-#define METRICS_TIMEOUT_MS 5000
+#define METRICS_HEADER_TIMEOUT_MS 2000 /* from accept to the end of the header */
+#define METRICS_TIMEOUT_MS 5000        /* from the answer to the close */
 #define METRICS_CLIENTS_MAX 8
+#define METRICS_CLIENTS_PER_ADDR 2 /* of METRICS_CLIENTS_MAX, per address */
+#define METRICS_IPV6_PREFIX 64     /* what counts as one IPv6 address */
 
 int metrics_init(uv_loop_t *loop);
 /* Opens, moves or closes the listener; a failure is logged and leaves none open. */

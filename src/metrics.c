@@ -1,14 +1,18 @@
 /*
  * The metrics listener: HTTP/1.x, one request per connection, answered and closed.
- * Each client gets a deadline and a request-size cap, and only a few may be open at
- * once; the answer is written without blocking, so a client that never reads just
- * runs into its deadline.
+ * Each client gets a deadline for its header and one for taking the answer, and a
+ * request-size cap; only a few may be open at once, and only a share of those from one
+ * address, so that a client holding connections open cannot lock a scraper out. The
+ * answer is written without blocking, so a client that never reads just runs into its
+ * deadline.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "build-config.h"
+#include "http.h"
+#include "iptable.h"
 #include "log.h"
 #include "metrics.h"
 #include "stats.h"
@@ -19,6 +23,7 @@ struct mclient {
 	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
 	struct mclient *prev, *next; /* every client still open, for metrics_stop */
+	struct iptable_key peer;
 	char *response;
 	size_t len;
 	int handles; /* open handles; freed when the last closes */
@@ -36,7 +41,8 @@ static struct {
 	uv_tcp_t *listener; /* NULL when none is open */
 	struct metrics_settings set;
 	struct mclient *clients;
-	unsigned nclients;
+	unsigned nclients;   /* open and not closing: the cap */
+	unsigned nallocated; /* closing ones too, gone by the end of this loop turn */
 } ms;
 
 int metrics_init(uv_loop_t *loop)
@@ -59,7 +65,7 @@ static void on_client_close(uv_handle_t *h)
 		m->next->prev = m->prev;
 	free(m->response);
 	free(m);
-	ms.nclients--;
+	ms.nallocated--;
 }
 
 static void client_close(struct mclient *m)
@@ -67,13 +73,34 @@ static void client_close(struct mclient *m)
 	if (m->closing)
 		return;
 	m->closing = true;
+	ms.nclients--;
 	uv_close((uv_handle_t *)&m->tcp, on_client_close);
 	uv_close((uv_handle_t *)&m->timer, on_client_close);
 }
 
+/*
+ * One write attempt, for a client its caller then closes without a drain so that the
+ * slot is free at once. Unread bytes from the client may turn that close into a reset
+ * and lose the answer; a scraper retries.
+ */
+static void answer_once(uv_tcp_t *t, const char *status)
+{
+	char head[128];
+	uv_buf_t buf = uv_buf_init(head, 0);
+
+	buf.len = (size_t)snprintf(head, sizeof(head),
+				   "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+				   status);
+	uv_try_write((uv_stream_t *)t, &buf, 1);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
-	client_close(t->data);
+	struct mclient *m = t->data;
+
+	if (!m->answered)
+		answer_once(&m->tcp, "408 Request Timeout");
+	client_close(m);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -98,6 +125,7 @@ static void respond(struct mclient *m, const char *status, const char *extra, ch
 	uv_buf_t buf;
 
 	m->answered = true;
+	uv_timer_start(&m->timer, on_timeout, METRICS_TIMEOUT_MS, 0);
 	if (f) {
 		fprintf(f, "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
 			status, blen, extra);
@@ -197,26 +225,26 @@ static char *metrics_render(size_t *len)
 	return out;
 }
 
-/* The request line decides; headers are read (to their end) but not used. */
-static void handle(struct mclient *m)
+static void handle(struct mclient *m, enum http_request r)
 {
-	char *sp1 = memchr(m->buf, ' ', m->len), *body;
-	char *sp2 = sp1 ? memchr(sp1 + 1, ' ', m->len - (size_t)(sp1 + 1 - m->buf)) : NULL;
-	size_t plen = sp2 ? (size_t)(sp2 - sp1 - 1) : 0, blen;
 	const char *plain = "Content-Type: text/plain; charset=utf-8\r\n";
+	size_t blen;
+	char *body;
 
 	stats.metrics_requests++;
-	if (!sp2) {
+	if (r == HTTP_BAD_REQUEST) {
 		body = text("bad request\n", &blen);
 		respond(m, "400 Bad Request", plain, body, blen);
-	} else if ((size_t)(sp1 - m->buf) != 3 || memcmp(m->buf, "GET", 3) != 0) {
+	} else if (r == HTTP_NOT_ALLOWED) {
 		body = text("only GET\n", &blen);
 		respond(m, "405 Method Not Allowed",
 			"Allow: GET\r\nContent-Type: text/plain; charset=utf-8\r\n", body, blen);
-	} else if (!((plen == 8 && memcmp(sp1 + 1, "/metrics", 8) == 0) ||
-		     (plen > 8 && memcmp(sp1 + 1, "/metrics?", 9) == 0))) {
+	} else if (r == HTTP_NOT_FOUND) {
 		body = text("not found: try /metrics\n", &blen);
 		respond(m, "404 Not Found", plain, body, blen);
+	} else if (r == HTTP_TOO_LARGE) {
+		body = text("request too large\n", &blen);
+		respond(m, "431 Request Header Fields Too Large", "", body, blen);
 	} else {
 		body = metrics_render(&blen);
 		respond(m, body ? "200 OK" : "500 Internal Server Error",
@@ -238,6 +266,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct mclient *m = s->data;
+	enum http_request r;
 
 	if (nread < 0) {
 		client_close(m);
@@ -246,13 +275,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (m->answered || nread == 0)
 		return;
 	m->len += (size_t)nread;
-	if (memmem(m->buf, m->len, "\r\n\r\n", 4) || memmem(m->buf, m->len, "\n\n", 2)) {
-		handle(m);
-	} else if (m->len == sizeof(m->buf)) {
-		size_t blen;
-		char *body = text("request too large\n", &blen);
-		respond(m, "431 Request Header Fields Too Large", "", body, blen);
-	}
+	if ((r = http_read(m->buf, m->len, sizeof(m->buf))) != HTTP_INCOMPLETE)
+		handle(m, r);
 }
 
 static void on_refused_close(uv_handle_t *h)
@@ -262,15 +286,10 @@ static void on_refused_close(uv_handle_t *h)
 
 /*
  * Over the client cap: accept anyway, as a connection left pending stops libuv from
- * watching the listener for good. The 503 goes out only if the socket takes it at
- * once; a request already sent may turn the close into a reset, which is fine for a
- * scraper that will retry.
+ * watching the listener for good, and answer 503.
  */
 static void refuse(uv_stream_t *server)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-				   "Connection: close\r\n\r\n";
-	uv_buf_t buf = uv_buf_init((char *)busy, sizeof(busy) - 1);
 	uv_tcp_t *t = malloc(sizeof(*t));
 
 	if (!t || uv_tcp_init(ms.loop, t) != 0) {
@@ -278,8 +297,23 @@ static void refuse(uv_stream_t *server)
 		return;
 	}
 	if (uv_accept(server, (uv_stream_t *)t) == 0)
-		uv_try_write((uv_stream_t *)t, &buf, 1);
+		answer_once(t, "503 Service Unavailable");
 	uv_close((uv_handle_t *)t, on_refused_close);
+}
+
+/* Whether m's address is within its share; m is linked, so it counts itself. */
+static bool within_share(struct mclient *m)
+{
+	union sockaddr_any peer;
+	int len = sizeof(peer);
+	unsigned same = 0;
+
+	if (uv_tcp_getpeername(&m->tcp, &peer.sa, &len) != 0 ||
+	    iptable_key_from(&peer.sa, METRICS_IPV6_PREFIX, &m->peer) != 0)
+		return false;
+	for (struct mclient *o = ms.clients; o; o = o->next)
+		same += !o->closing && memcmp(&o->peer, &m->peer, sizeof(m->peer)) == 0;
+	return same <= METRICS_CLIENTS_PER_ADDR;
 }
 
 static void client_link(struct mclient *m)
@@ -289,6 +323,7 @@ static void client_link(struct mclient *m)
 		ms.clients->prev = m;
 	ms.clients = m;
 	ms.nclients++;
+	ms.nallocated++;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -299,7 +334,15 @@ static void on_connection(uv_stream_t *server, int status)
 		stats_accept_error(status);
 		return;
 	}
-	m = ms.nclients < METRICS_CLIENTS_MAX ? calloc(1, sizeof(*m)) : NULL;
+	/*
+	 * Clients refused for their address count no more once closing, so a burst from
+	 * one address leaves room for others in the same turn; the second cap bounds the
+	 * memory of those closing, and past it a refusal costs only a bare handle.
+	 */
+	if (ms.nclients < METRICS_CLIENTS_MAX && ms.nallocated < 2 * METRICS_CLIENTS_MAX)
+		m = calloc(1, sizeof(*m));
+	else
+		m = NULL;
 	if (!m) {
 		refuse(server);
 		return;
@@ -309,10 +352,15 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_timer_init(ms.loop, &m->timer);
 	m->handles = 2;
 	m->tcp.data = m->timer.data = m;
-	if (uv_accept(server, (uv_stream_t *)&m->tcp) != 0 ||
-	    uv_read_start((uv_stream_t *)&m->tcp, on_alloc, on_read) != 0 ||
-	    uv_timer_start(&m->timer, on_timeout, METRICS_TIMEOUT_MS, 0) != 0)
+	if (uv_accept(server, (uv_stream_t *)&m->tcp) != 0) {
 		client_close(m);
+	} else if (!within_share(m)) {
+		answer_once(&m->tcp, "503 Service Unavailable");
+		client_close(m);
+	} else if (uv_read_start((uv_stream_t *)&m->tcp, on_alloc, on_read) != 0 ||
+		   uv_timer_start(&m->timer, on_timeout, METRICS_HEADER_TIMEOUT_MS, 0) != 0) {
+		client_close(m);
+	}
 }
 
 static void on_listener_close(uv_handle_t *h)

@@ -1,0 +1,161 @@
+"""The metrics listener under a client that holds connections open, and a real scrape as
+Prometheus's own tool reads it."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+from nullmxd_test import BASE_CONFIG, DEFAULT_REPLY, Daemon, main, read_until_eof
+
+METRICS_CONFIG = BASE_CONFIG + 'metrics = { listen = "127.0.0.1:0"; };\n'
+PARTIAL = b"GET /metrics HTTP/1.1\r\nHost: nullmxd\r\n"
+
+
+def metrics_port(d):
+    return int(d.wait_for(lambda f: f.get("event") == "metrics_listen")[0]["port"])
+
+
+def scrape(port):
+    """(status, body) of GET /metrics from 127.0.0.1; a reset reads as status 0."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (ConnectionResetError, urllib.error.URLError) as e:
+        return 0, str(e)
+
+
+class PartialRequests(threading.Thread):
+    """Keeps `count` connections from `source` open, each with a request whose header
+    never ends: after the first lines it sends one more byte every 0.2 s, so it is
+    never idle. A connection the daemon ends is opened again at once. `answers` records
+    how each ended: its status code, "eof" (closed without an answer) or "reset"."""
+
+    def __init__(self, port, source, count):
+        super().__init__(daemon=True)
+        self.port, self.source, self.count = port, source, count
+        self.answers = []
+        self.ready = threading.Event()
+        self.done = threading.Event()
+
+    def open(self):
+        s = socket.socket()
+        s.bind((self.source, 0))
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(PARTIAL)
+        s.setblocking(False)
+        return s
+
+    def ended(self, s):
+        """How s ended, or None while it is open (then it gets one more byte)."""
+        try:
+            data = s.recv(4096)
+        except BlockingIOError:
+            try:
+                s.send(b"X")
+                return None
+            except BlockingIOError:
+                return None
+            except OSError:
+                return "reset"
+        except OSError:
+            return "reset"
+        if not data:
+            return "eof"
+        return data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/1.1 ") else "junk"
+
+    def run(self):
+        socks = [self.open() for _ in range(self.count)]
+        self.ready.set()
+        while not self.done.wait(0.2):
+            for i, s in enumerate(socks):
+                how = self.ended(s)
+                if how is not None:
+                    self.answers.append(how)
+                    s.close()
+                    socks[i] = self.open()
+        for s in socks:
+            s.close()
+
+
+class Share(unittest.TestCase):
+    def test_one_address_holding_partial_requests_leaves_room_for_scrapes(self):
+        with Daemon(METRICS_CONFIG) as d:
+            port = metrics_port(d)
+            holder = PartialRequests(port, "127.0.0.2", 8)
+            holder.start()
+            self.assertTrue(holder.ready.wait(10))
+            try:
+                # Long enough for the holder's first requests to reach their deadline.
+                statuses = []
+                for _ in range(8):
+                    statuses.append(scrape(port)[0])
+                    holder.done.wait(0.5)
+            finally:
+                holder.done.set()
+                holder.join(10)
+            self.assertEqual(statuses, [200] * 8)
+            # Past its share a connection is refused with 503 (or a reset, as the
+            # holder's request is unread); within it, a header that does not end in
+            # time gets 408. None is left hanging, none is closed without an answer.
+            self.assertIn("408", holder.answers)
+            self.assertLessEqual(set(holder.answers), {"408", "503", "reset"},
+                                 holder.answers)
+            with d.connect() as smtp:
+                self.assertEqual(smtp.recv(4096), DEFAULT_REPLY)
+
+    def test_a_silent_connection_gets_408_and_frees_its_slot(self):
+        with Daemon(METRICS_CONFIG) as d:
+            port = metrics_port(d)
+            silent = [socket.create_connection(("127.0.0.1", port), timeout=10)
+                      for _ in range(2)]
+            for s in silent:
+                answer = read_until_eof(s)
+                self.assertTrue(answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"),
+                                answer)
+                s.close()
+            self.assertEqual(scrape(port)[0], 200)
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+# Under CI scripts/deps has installed it: a missing promtool fails there, never skips.
+@unittest.skipUnless(PROMTOOL or os.environ.get("CI") == "true",
+                     "promtool (package prometheus) is not installed")
+class Promtool(unittest.TestCase):
+    def check(self, text):
+        return subprocess.run([PROMTOOL, "check", "metrics"], input=text,
+                              capture_output=True, text=True, timeout=60)
+
+    def test_a_real_scrape_passes_promtool_check_metrics(self):
+        # Its lint is live: a counter not named *_total is flagged.
+        bad = self.check("# HELP x_count A counter.\n# TYPE x_count counter\nx_count 1\n")
+        self.assertNotEqual(bad.returncode, 0)
+        cfg = METRICS_CONFIG + "limits = { per_ip_rate = 2; };\n"
+        with Daemon(cfg) as d:
+            port = metrics_port(d)
+            for _ in range(3):  # the third is over the rate: every kind of counter moves
+                s = d.connect()
+                read_until_eof(s)
+                s.close()
+            d.connect(socket.AF_INET6).close()
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload")
+            d.wait_for(lambda f: f.get("event") == "conn", count=4)
+            status, body = scrape(port)
+            self.assertEqual(status, 200, body)
+            self.assertIn('reason="limit"', body)
+            r = self.check(body)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + body)
+
+
+if __name__ == "__main__":
+    main()
