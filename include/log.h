@@ -7,7 +7,7 @@
 #include <uv.h>
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
-enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_JOURNAL };
 
 struct log_settings {
 	enum log_format format;

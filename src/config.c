@@ -389,7 +389,7 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 					    /* parsed in config_flood.c */
 					    CONFIG_FLOOD_LOG_KEYS, NULL};
 	static const char *const formats[] = {"text", "json", NULL};
-	static const char *const targets[] = {"stderr", "syslog", NULL};
+	static const char *const targets[] = {"stderr", "syslog", "journal", NULL};
 	const config_setting_t *e;
 	int i;
 
@@ -405,7 +405,8 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 	    (i = get_choice(ld, e, "log.format", formats, "\"text\", \"json\"")) >= 0)
 		cfg->log.format = (enum log_format)i;
 	if ((e = config_setting_get_member(s, "target")) &&
-	    (i = get_choice(ld, e, "log.target", targets, "\"stderr\", \"syslog\"")) >= 0)
+	    (i = get_choice(ld, e, "log.target", targets, "\"stderr\", \"syslog\", \"journal\"")) >=
+		    0)
 		cfg->log.target = (enum log_target)i;
 	if ((e = config_setting_get_member(s, "facility")) && get_string(ld, e, "log.facility")) {
 		const char *v = config_setting_get_string(e);
@@ -774,7 +775,10 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "max_commands %u\n", p->max_commands);
 	print_ms(out, "proxy_timeout", p->proxy_timeout_ms);
 	fprintf(out, "log.format %s\n", cfg->log.format == LOG_FORMAT_JSON ? "json" : "text");
-	fprintf(out, "log.target %s\n", cfg->log.target == LOG_TARGET_SYSLOG ? "syslog" : "stderr");
+	fprintf(out, "log.target %s\n",
+		cfg->log.target == LOG_TARGET_SYSLOG    ? "syslog"
+		: cfg->log.target == LOG_TARGET_JOURNAL ? "journal"
+							: "stderr");
 	fprintf(out, "log.facility %s\n", facility_name(cfg->log.facility));
 	fprintf(out, "user %s\n",
 		cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");

@@ -9,6 +9,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "logsink.h"
 #include "stats.h"
 
 struct stats stats;
@@ -113,6 +114,7 @@ void stats_log_line(void)
 	log_uint("bytes_out", stats.bytes_out);
 	log_uint("suppressed_client", stats.suppressed[STATS_SUPPRESS_CLIENT]);
 	log_uint("suppressed_all", stats.suppressed[STATS_SUPPRESS_ALL]);
+	log_uint("log_dropped", sink_dropped_total());
 	log_uint("accept_errors", stats.accept_errors);
 	log_uint("tracked", stats.tracked);
 	log_uint("reloads", stats.reloads_ok);
