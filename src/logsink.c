@@ -194,12 +194,16 @@ static void wait_writable(void)
 	if (!sk.attached)
 		return;
 	if (!sk.poll && (sk.poll = malloc(sizeof(*sk.poll))) != NULL) {
+		int fl = fcntl(sk.fd, F_GETFL);
 		if (uv_poll_init(sk.loop, sk.poll, sk.fd) == 0) {
 			uv_unref((uv_handle_t *)sk.poll);
 		} else {
 			free(sk.poll);
 			sk.poll = NULL;
 		}
+		/* libuv set O_NONBLOCK, on the journal's stream shared with our parent too */
+		if (fl >= 0)
+			fcntl(sk.fd, F_SETFL, fl);
 	}
 	if (sk.poll && uv_poll_start(sk.poll, UV_WRITABLE, on_writable) == 0)
 		sk.waiting = true;
