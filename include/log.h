@@ -6,8 +6,9 @@
 #include <syslog.h>
 #include <uv.h>
 
+#include "logsink.h"
+
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
-enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
 
 struct log_settings {
 	enum log_format format;

@@ -174,7 +174,7 @@ static void get_proxy(struct loader *ld, const config_setting_t *group, struct s
 }
 
 const char *const config_log_formats[] = {"text", "json", NULL};
-const char *const config_log_targets[] = {"stderr", "syslog", NULL};
+const char *const config_log_targets[] = {"stderr", "syslog", "journal", NULL};
 
 /* log.facility: the names (a list, for get_choice), and the syslog facility of each. */
 static const char *const facility_names[] = {"mail",   "daemon", "user",   "local0",
@@ -214,7 +214,7 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 		cfg->log.format = (enum log_format)i;
 	if ((e = config_setting_get_member(s, "target")) &&
 	    (i = get_choice(ld, e, "log.target", config_log_targets,
-			    "one of \"stderr\", \"syslog\"")) >= 0)
+			    "one of \"stderr\", \"syslog\", \"journal\"")) >= 0)
 		cfg->log.target = (enum log_target)i;
 	if ((e = config_setting_get_member(s, "facility")) &&
 	    (i = get_choice(ld, e, "log.facility", facility_names,

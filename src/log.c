@@ -1,10 +1,10 @@
 /*
- * Log lines: key=value text or JSON, to stderr or syslog.
+ * Log lines: key=value text or JSON, to stderr, syslog or the journal (logsink.c).
  *
- * Lines to stderr are gathered in one buffer and written once per loop turn (a prepare
- * handle flushes before the loop blocks), so a flood of connections costs one write()
- * per turn instead of one per connection. A crash (SIGKILL) loses at most the lines of
- * the turn in progress; every clean exit flushes.
+ * A line is built here, then queued by logsink.c, which writes the queue once per loop
+ * turn (before the loop blocks), so a flood of connections costs one write() per turn
+ * instead of one per connection. A crash (SIGKILL) loses at most what is queued; every
+ * clean exit flushes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,88 +17,59 @@
 
 #include "log.h"
 
-#define LOG_BUF_SIZE (64 * 1024)
 #define LOG_LINE_MAX 2048
+/* Journal fields: a raw value is never longer than its escaped form in the line. */
+#define LOG_FIELDS_MAX (LOG_LINE_MAX + 1024)
 
 static struct {
 	bool configured;
 	struct log_settings set;
-	uv_prepare_t flush;
-	bool attached;
 	int priority;
-	bool cut;     /* the line ran out of room: later fields are left out */
-	size_t start; /* where the line being built begins in buf */
-	size_t len;
-	char buf[LOG_BUF_SIZE];
+	bool cut;       /* the line ran out of room: later fields are left out */
+	bool fields_on; /* the target wants journal fields */
+	size_t len, flen;
+	char buf[LOG_LINE_MAX];
+	char fields[LOG_FIELDS_MAX];
 	time_t ts_sec; /* the second whose text is cached in ts_text */
 	char ts_text[32];
 } lg;
 
-static void write_all(const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(STDERR_FILENO, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* nowhere left to report to */
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 void log_flush(void)
 {
-	write_all(lg.buf, lg.len);
-	lg.len = 0;
+	sink_flush();
 }
 
-static void on_prepare(uv_prepare_t *h)
+static void report_dropped(uint64_t n)
 {
-	if (lg.len > 0)
-		log_flush();
+	log_begin(LOG_WARNING, "log_dropped");
+	log_uint("count", n);
+	log_end();
 }
 
 int log_attach(uv_loop_t *loop)
 {
-	int err = uv_prepare_init(loop, &lg.flush);
-	if (err == 0)
-		err = uv_prepare_start(&lg.flush, on_prepare);
-	if (err == 0) {
-		uv_unref((uv_handle_t *)&lg.flush);
-		lg.attached = true;
-	}
-	return err;
+	return sink_attach(loop, report_dropped);
 }
 
 void log_stop(void)
 {
-	log_flush();
-	if (lg.attached)
-		uv_close((uv_handle_t *)&lg.flush, NULL);
-	lg.attached = false;
+	sink_stop();
 }
 
 void log_configure(const struct log_settings *s)
 {
-	log_flush();
-	if (lg.configured && lg.set.target == LOG_TARGET_SYSLOG)
-		closelog();
 	lg.set = *s;
 	lg.configured = true;
-	if (s->target == LOG_TARGET_SYSLOG)
-		openlog("nullmxd", LOG_PID | LOG_NDELAY, s->facility);
+	lg.fields_on = s->target == LOG_TARGET_JOURNAL;
+	sink_configure(s->target, s->facility);
 }
 
 /* Room left in the line, keeping one byte for JSON's closing brace. */
 static size_t room(void)
 {
-	size_t used = lg.len - lg.start;
-
-	return used + 1 < LOG_LINE_MAX ? LOG_LINE_MAX - used - 1 : 0;
+	return lg.len + 1 < LOG_LINE_MAX ? LOG_LINE_MAX - lg.len - 1 : 0;
 }
 
-/* log_begin made room for a whole line; callers check room() first. */
 static void put(const char *p, size_t n)
 {
 	if (n > room())
@@ -207,22 +178,52 @@ static void put_key(const char *key)
 	}
 }
 
+/*
+ * The journal field of a log key: NULLMXD_KEY=value, or the protocol's binary form
+ * (name, newline, 64-bit little-endian length, value) for a value with a newline.
+ */
+static void put_field(const char *key, const char *value, size_t vlen)
+{
+	static const char prefix[] = "NULLMXD_";
+	size_t klen = strlen(key), need = sizeof(prefix) + klen + 9 + vlen;
+	bool binary = memchr(value, '\n', vlen) != NULL;
+	char *p = lg.fields + lg.flen;
+
+	if (!lg.fields_on || need > sizeof(lg.fields) - lg.flen)
+		return;
+	memcpy(p, prefix, sizeof(prefix) - 1);
+	p += sizeof(prefix) - 1;
+	for (size_t i = 0; i < klen; i++)
+		*p++ = (char)(key[i] >= 'a' && key[i] <= 'z' ? key[i] - 'a' + 'A' : key[i]);
+	if (binary) {
+		*p++ = '\n';
+		for (int i = 0; i < 8; i++)
+			*p++ = (char)((uint64_t)vlen >> (8 * i) & 0xff);
+	} else {
+		*p++ = '=';
+	}
+	memcpy(p, value, vlen);
+	p[vlen] = '\n';
+	lg.flen = (size_t)(p + vlen + 1 - lg.fields);
+}
+
 void log_begin(int priority, const char *event)
 {
-	if (sizeof(lg.buf) - lg.len < LOG_LINE_MAX + 2)
-		log_flush();
+	size_t ts;
+
 	lg.priority = priority;
-	lg.start = lg.len;
+	lg.len = lg.flen = 0;
 	lg.cut = false;
+	puts_(json() ? "{\"ts\":\"" : "ts=");
+	ts = lg.len;
+	put_timestamp();
+	put_field("ts", lg.buf + ts, lg.len - ts);
+	put_field("event", event, strlen(event));
 	if (json()) {
-		puts_("{\"ts\":\"");
-		put_timestamp();
 		puts_("\",\"event\":\"");
 		puts_(event);
 		put("\"", 1);
 	} else {
-		puts_("ts=");
-		put_timestamp();
 		puts_(" event=");
 		puts_(event);
 	}
@@ -237,29 +238,27 @@ void log_str(const char *key, const char *value)
 		put_quoted(value);
 	else
 		puts_(value);
+	put_field(key, value, strlen(value));
 }
 
 void log_uint(const char *key, uint64_t value)
 {
 	char num[24];
+	size_t n = format_uint(num, value);
 
 	if (!field_fits(key, 20))
 		return;
 	put_key(key);
-	put(num, format_uint(num, value));
+	put(num, n);
+	put_field(key, num, n);
 }
 
+/* The line is the sink's now: it may log (log_dropped) before returning. */
 void log_end(void)
 {
 	if (json())
 		lg.buf[lg.len++] = '}'; /* room() kept a byte for it */
-	lg.buf[lg.len++] = '\n';        /* and log_begin one past LOG_LINE_MAX */
-	if (lg.configured && lg.set.target == LOG_TARGET_SYSLOG) {
-		syslog(lg.priority, "%.*s", (int)(lg.len - lg.start - 1), lg.buf + lg.start);
-		lg.len = lg.start;
-	} else if (!lg.attached) {
-		log_flush();
-	}
+	sink_put(lg.priority, lg.buf, lg.len, lg.fields, lg.flen);
 }
 
 __attribute__((format(printf, 4, 0))) static void

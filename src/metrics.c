@@ -14,6 +14,7 @@
 #include "http.h"
 #include "iptable.h"
 #include "log.h"
+#include "logsink.h"
 #include "metrics.h"
 #include "stats.h"
 
@@ -201,6 +202,10 @@ static char *metrics_render(size_t *len)
 		(unsigned long long)stats.suppressed[STATS_SUPPRESS_CLIENT]);
 	fprintf(f, "nullmxd_log_lines_suppressed_total{scope=\"all\"} %llu\n",
 		(unsigned long long)stats.suppressed[STATS_SUPPRESS_ALL]);
+	metric(f, "nullmxd_log_lines_dropped_total", "counter",
+	       "Log lines dropped because the log target took none in time.");
+	fprintf(f, "nullmxd_log_lines_dropped_total %llu\n",
+		(unsigned long long)sink_dropped_total());
 	metric(f, "nullmxd_config_reloads_total", "counter", "Config reloads, by result.");
 	fprintf(f, "nullmxd_config_reloads_total{result=\"ok\"} %llu\n",
 		(unsigned long long)stats.reloads_ok);

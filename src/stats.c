@@ -6,6 +6,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "logsink.h"
 #include "stats.h"
 
 struct stats stats;
@@ -39,6 +40,7 @@ static void log_stats(void)
 	log_uint("bytes_out", stats.bytes_out);
 	log_uint("suppressed_client", stats.suppressed[STATS_SUPPRESS_CLIENT]);
 	log_uint("suppressed_all", stats.suppressed[STATS_SUPPRESS_ALL]);
+	log_uint("log_dropped", sink_dropped_total());
 	log_uint("accept_errors", stats.accept_errors);
 	log_uint("tracked", stats.tracked);
 	log_uint("reloads", stats.reloads_ok);
