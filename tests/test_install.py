@@ -101,7 +101,7 @@ class InstallTest(unittest.TestCase):
                 self.assertEqual(len(reloads), 1, reloads)
             else:
                 self.assertIn("\nType=notify\n", text)
-                self.assertEqual(reloads[1:], ["/bin/kill -HUP $MAINPID"])
+                self.assertEqual(reloads[1:], ["/bin/sh -c 'kill -HUP $$MAINPID'"])
             # The check itself, run as systemd would, against the installed binary.
             m = re.fullmatch(r"/bin/sh -c '(.*)'", reloads[0])
             self.assertIsNotNone(m, reloads[0])
