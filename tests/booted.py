@@ -27,6 +27,7 @@ TREE_PACKAGES = ["systemd"]
 INSIDE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
               "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0", "TERM": "dumb"}
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
 
 
 class Unavailable(Exception):
@@ -126,6 +127,12 @@ def ensure_tree(path, packages):
     return time.monotonic() - start
 
 
+def _stop_with_parent():
+    """The container powers off if the test dies, even by SIGKILL (meson's timeout):
+    nspawn gets SIGTERM when its parent ends (prctl PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Machine:
     """The booted container: boot(), then run() commands in it, power_off() at the end."""
 
@@ -144,7 +151,8 @@ class Machine:
         args += [f"--bind-ro={host}:{inside}" for host, inside in self.binds]
         with open(self.console_log, "w") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=_stop_with_parent)
         deadline = time.monotonic() + timeout
         while self.leader is None:
             self._check_alive(deadline)
@@ -220,8 +228,8 @@ class Machine:
         return out.strip().rpartition("cursor: ")[2]
 
     def journal(self, *matches, unit=None, after=None):
-        """Journal entries (dicts of fields), optionally of unit, after a cursor,
-        and matching journalctl's FIELD=value matches."""
+        """Journal entries (dicts of fields), optionally of unit, after a cursor, and
+        matching journalctl's FIELD=value matches or options ("-p", "warning")."""
         args = ["journalctl", "--no-pager", "-o", "json", "--all"]
         if unit:
             args += ["--unit", unit]

@@ -126,12 +126,18 @@ def setUpModule():
     machine = booted.Machine(os.path.join(BUILD_DIR, "systemd-tree"),
                              os.path.join(BUILD_DIR, "meson-logs", "systemd-console.log"),
                              binds=[(os.path.dirname(deb), DEB_DIR)])
-    start = time.monotonic()
-    machine.boot()
-    timings["boot"] = time.monotonic() - start
-    machine.run("dpkg", "-i", f"{DEB_DIR}/{os.path.basename(deb)}")
-    after_install.update({u: machine.show(u, "ActiveState")["ActiveState"] for u in UNITS})
-    machine.enter_network()
+    try:
+        start = time.monotonic()
+        machine.boot()
+        timings["boot"] = time.monotonic() - start
+        machine.run("dpkg", "-i", f"{DEB_DIR}/{os.path.basename(deb)}")
+        after_install.update({u: machine.show(u, "ActiveState")["ActiveState"]
+                              for u in UNITS})
+        machine.enter_network()
+    except BaseException:
+        # unittest skips tearDownModule when this fails.
+        tearDownModule()
+        raise
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
 
 
