@@ -161,13 +161,31 @@ class PackageInstallTest(unittest.TestCase):
 class StartTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        start_fresh()
+        # At debug level PID 1 logs each notification it gets and each job it ends.
+        machine.run("systemd-analyze", "log-level", "debug")
+        cursor = machine.cursor()
+        try:
+            start_fresh()
+        finally:
+            machine.run("systemd-analyze", "log-level", "info")
+        cls.pid1 = [str(e["MESSAGE"]) for e in machine.journal("_PID=1", after=cursor)]
         cls.props = machine.show("nullmxd.service", "Type", "ActiveState", "SubState",
                                  "MainPID", "DynamicUser", "StatusText")
 
+    def index(self, pattern):
+        found = [i for i, m in enumerate(self.pid1) if re.search(pattern, m)]
+        self.assertTrue(found, f"PID 1 never logged {pattern!r}:\n" + "\n".join(self.pid1))
+        return found[-1]
+
     def test_start_returns_after_ready(self):
-        # A Type=notify unit is active only once READY=1 arrived; it was at once, and
-        # port 25 answered on the first try.
+        # systemctl start waits for its job; the job ended on nullmxd's READY=1.
+        ready = self.index(r"^nullmxd\.service: Got notification message from PID "
+                           rf"{self.props['MainPID']} \(READY=1\)")
+        running = self.index(r"^nullmxd\.service: Changed start -> running$")
+        done = self.index(r"^nullmxd\.service: Job \d+ nullmxd\.service/start finished, "
+                          r"result=done$")
+        self.assertLess(ready, running)
+        self.assertLess(running, done)
         self.assertEqual(self.props["Type"], "notify")
         self.assertEqual((self.props["ActiveState"], self.props["SubState"]),
                          ("active", "running"))
