@@ -40,8 +40,9 @@ after_install = {}  # each unit's ActiveState right after dpkg -i
 UNITS = ["nullmxd.service", "nullmxd.socket", "nullmxd-activated.service"]
 
 
-def config(text):
-    return CONFIG.format(text=text)
+def config(text, extra=""):
+    """The test config, its reply ending in text; extra: more lines (log = {...})."""
+    return CONFIG.format(text=text) + extra
 
 
 def expected_reply(text):
@@ -85,14 +86,14 @@ def nullmxd_processes():
     return [p.split("/")[2] for p in out.split()]
 
 
-def start_fresh(unit="nullmxd.service", text="first reply"):
-    """Every unit stopped, then unit started with a config whose reply ends in text."""
+def start_fresh(unit="nullmxd.service", text="first reply", extra=""):
+    """Every unit stopped, then unit started with config(text, extra)."""
     # Stopped first: Conflicts= has no ordering, so the socket could be bound while
     # nullmxd.service still holds port 25.
     machine.systemctl("stop", *UNITS)
     # Tests start the units more often than StartLimitBurst= allows in a row.
     machine.systemctl("reset-failed", *UNITS)
-    machine.write(CONF, config(text))
+    machine.write(CONF, config(text, extra))
     machine.systemctl("start", unit)
 
 
