@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from nullmxd_test import main
+from nullmxd_test import main, write_config
 
 BUILD_DIR = os.environ["BUILD_DIR"]
 SOURCE_DIR = os.environ["SOURCE_DIR"]
@@ -85,6 +85,35 @@ class InstallTest(unittest.TestCase):
             with open(os.path.join(out, unit), "w") as f:
                 f.write(text)
         return out
+
+    def test_reload_checks_the_file_before_it_signals(self):
+        pkgconfig = subprocess.run(["pkg-config", "--modversion", "systemd"],
+                                   capture_output=True, text=True)
+        version = int(pkgconfig.stdout.split(".")[0]) if pkgconfig.returncode == 0 else 0
+        broken = write_config('reply = [ "unterminated" \n')
+        self.addCleanup(os.unlink, broken)
+        for unit in UNITS[:2]:
+            with open(self.path(f"{UNITDIR}/{unit}")) as f:
+                text = f.read()
+            reloads = re.findall(r"^ExecReload=(.*)$", text, re.M)
+            if version >= 253:
+                self.assertIn("\nType=notify-reload\n", text)
+                self.assertEqual(len(reloads), 1, reloads)
+            else:
+                self.assertIn("\nType=notify\n", text)
+                self.assertEqual(reloads[1:], ["/bin/sh -c 'kill -HUP $$MAINPID'"])
+            # The check itself, run as systemd would, against the installed binary.
+            m = re.fullmatch(r"/bin/sh -c '(.*)'", reloads[0])
+            self.assertIsNotNone(m, reloads[0])
+            check = m.group(1).replace(f" {SBINDIR}/", f" {self.destdir}{SBINDIR}/")
+            good = check.replace(f" {SYSCONFDIR}/", f" {self.destdir}{SYSCONFDIR}/")
+            r = subprocess.run(["/bin/sh", "-c", good], capture_output=True, text=True)
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))
+            bad = check.replace(f"{SYSCONFDIR}/nullmxd/nullmxd.conf", broken)
+            self.assertNotEqual(bad, check)
+            r = subprocess.run(["/bin/sh", "-c", bad], capture_output=True, text=True)
+            self.assertEqual((r.returncode, r.stdout), (78, ""))
+            self.assertIn(f"{broken}:2: syntax error", r.stderr)
 
     @unittest.skipUnless(ANALYZE, "systemd-analyze (package systemd) is not installed")
     def test_systemd_analyze_verify_is_clean(self):
