@@ -290,12 +290,20 @@ static size_t write_now(struct conn *c, uv_buf_t buf)
 
 /* ---- a PROXY header, the greeting, a command session ---- */
 
+/* A client's reset is its own ending, which operators read apart from a socket error. */
+static enum end_reason read_end(int err)
+{
+	if (err == UV_EOF)
+		return END_EOF;
+	return err == UV_ECONNRESET ? END_RESET : END_ERROR;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
 
 	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
+		conn_close(c, read_end((int)nread));
 		return;
 	}
 	c->bytes_in += (uint64_t)nread;
@@ -573,7 +581,9 @@ static enum end_reason drain_recv(struct conn *c)
 		} else if (n == 0) {
 			return END_EOF;
 		} else if (errno != EINTR) {
-			return errno == EAGAIN || errno == EWOULDBLOCK ? END_NONE : END_ERROR;
+			return errno == EAGAIN || errno == EWOULDBLOCK
+				       ? END_NONE
+				       : read_end(uv_translate_sys_error(errno));
 		}
 	}
 }

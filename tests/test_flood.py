@@ -7,6 +7,7 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -363,6 +364,18 @@ class Fail2ban(unittest.TestCase):
 
     def test_hashed_gives_nothing_to_ban(self):
         self.assertEqual(self.run_regex(self.daemon_lines('anonymize = "hash";')), [])
+
+    def test_a_reset_counts_like_any_connection(self):
+        with Daemon(config()) as d:
+            s = connect_from(d, "127.0.0.32")
+            self.assertEqual(read_until_eof(s), DEFAULT_REPLY)  # the drain has begun
+            s.sendall(b"QUIT\r\n")
+            port = s.getsockname()[1]
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            self.assertEqual(d.conn_line(port)["reason"], "reset")
+            lines = list(d.lines)
+        self.assertEqual(self.run_regex(lines), ["127.0.0.32"])
 
 
 def cpu_seconds(pid):
