@@ -27,7 +27,10 @@ int guard_configure(const struct guard_settings *s);
 /* Writes the pending summaries; after it every line is written, none held back. */
 void guard_stop(void);
 
+/* Takes the client's entry and checks its connection limits. */
 enum guard_verdict guard_admit(struct guard_ref *r, const struct sockaddr *peer);
+/* Takes the client's entry for its log budget only: no connection limit applies. */
+void guard_track(struct guard_ref *r, const struct sockaddr *peer);
 /* Whether the connection's line may be written now; counts it either way. */
 bool guard_log(struct guard_ref *r);
 void guard_release(struct guard_ref *r);

@@ -92,6 +92,7 @@ static int open_session(struct conn *c);
 static void on_orphan_close(uv_handle_t *h);
 static void start_proxy(struct conn *c);
 static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer);
+static bool admit_peer(struct conn *c);
 static bool admit(struct conn *c);
 static void shed(struct conn *c, enum end_reason why);
 static size_t write_now(struct conn *c, uv_buf_t buf);
@@ -113,6 +114,7 @@ static void on_shutdown(uv_shutdown_t *req, int status);
 static bool drain_check(struct drain_entry *e);
 static void drain_expire(struct drain_entry *e);
 static void conn_close(struct conn *c, enum end_reason why);
+static bool log_due(struct conn *c);
 static void log_conn(struct conn *c, enum end_reason why);
 static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa);
 static void sessions_remove(struct conn *c);
@@ -153,7 +155,7 @@ void conn_start(struct listener *l, int fd, const union sockaddr_any *peer)
 	c->start_ms = uv_now(cs.loop);
 	if (stats.open > cs.set.max_connections)
 		shed(c, END_OVERLOAD);
-	else if (c->profile->proxy || admit(c)) /* else after the header */
+	else if (admit_peer(c))
 		serve(c);
 }
 
@@ -233,10 +235,6 @@ static void start_proxy(struct conn *c)
 {
 	struct session *s = c->session;
 
-	if (!proxy_trusted(c->profile, &c->peer.sa)) {
-		conn_close(c, END_PROXY_UNTRUSTED);
-		return;
-	}
 	c->phase = PHASE_PROXY;
 	s->session_deadline_ms = uv_now(cs.loop) + c->profile->proxy_timeout_ms;
 	if (!(s->header = malloc(PROXY_HEADER_MAX)) || start_reading(c) != 0) {
@@ -251,6 +249,27 @@ static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer)
 	for (size_t i = 0; i < p->nproxy_from; i++)
 		if (cidr_match(&p->proxy_from[i], peer))
 			return true;
+	return false;
+}
+
+/*
+ * At accept. What ends before a PROXY header counts against the address that connected,
+ * as on any listener, so a flood of those cannot take the global log ceiling from
+ * everybody else. A source outside proxy_from is held to every limit and closed
+ * without a reply, within them or not. A load balancer in proxy_from carries many
+ * clients and is limited by none: only the lines of its own connections count, at
+ * the end (log_due()). Returns false when it ended the connection.
+ */
+static bool admit_peer(struct conn *c)
+{
+	const struct profile *p = c->profile;
+
+	if (!p->proxy)
+		return admit(c);
+	if (proxy_trusted(p, &c->peer.sa))
+		return true;
+	conn_close(c, guard_admit(&c->client, &c->peer.sa) == GUARD_OK ? END_PROXY_UNTRUSTED
+								       : END_LIMIT);
 	return false;
 }
 
@@ -290,12 +309,20 @@ static size_t write_now(struct conn *c, uv_buf_t buf)
 
 /* ---- a PROXY header, the greeting, a command session ---- */
 
+/* A client's reset is its own ending, which operators read apart from a socket error. */
+static enum end_reason read_end(int err)
+{
+	if (err == UV_EOF)
+		return END_EOF;
+	return err == UV_ECONNRESET ? END_RESET : END_ERROR;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
 
 	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? END_EOF : END_ERROR);
+		conn_close(c, read_end((int)nread));
 		return;
 	}
 	c->bytes_in += (uint64_t)nread;
@@ -327,17 +354,18 @@ static void proxy_input(struct conn *c, const char *p, size_t len)
 	case PROXY_INVALID: conn_close(c, END_PROXY_INVALID); return;
 	case PROXY_DONE: break;
 	}
-	if (!r.local) {
-		s->proxy = c->peer;
-		c->peer = r.src;
-	}
 	free(s->header);
 	s->header = NULL;
 	/* The header ends in this chunk: with the bytes before it, it was incomplete. */
 	p += r.used - before;
 	rest = len - (r.used - before);
-	if (!admit(c))
-		return;
+	/* A health check (no client named) is the load balancer's own: no limits. */
+	if (!r.local) {
+		s->proxy = c->peer;
+		c->peer = r.src;
+		if (!admit(c))
+			return;
+	}
 	start_greeting(c);
 	if (c->closing || rest == 0)
 		return;
@@ -573,7 +601,9 @@ static enum end_reason drain_recv(struct conn *c)
 		} else if (n == 0) {
 			return END_EOF;
 		} else if (errno != EINTR) {
-			return errno == EAGAIN || errno == EWOULDBLOCK ? END_NONE : END_ERROR;
+			return errno == EAGAIN || errno == EWOULDBLOCK
+				       ? END_NONE
+				       : read_end(uv_translate_sys_error(errno));
 		}
 	}
 }
@@ -613,7 +643,7 @@ static void conn_close(struct conn *c, enum end_reason why)
 		why = (enum end_reason)c->end;
 	/* counted always, logged unless flood control holds the line back */
 	stats_conn_end(c->listener->stats_slot, &c->peer.sa, why, c->bytes_in, c->bytes_out);
-	if (guard_log(&c->client))
+	if (log_due(c))
 		log_conn(c, why);
 	guard_release(&c->client);
 	drain_remove(&c->drain);
@@ -625,6 +655,20 @@ static void conn_close(struct conn *c, enum end_reason why)
 	sessions_remove(c);
 	uv_close((uv_handle_t *)&c->session->timer, on_close);
 	uv_close((uv_handle_t *)&c->session->tcp, on_close);
+}
+
+/*
+ * Whether flood control lets the line out. A load balancer's own connection, one that
+ * never named a client, takes the balancer's entry only now: held from the accept, it
+ * would count as one of that address's open connections when a header names it.
+ */
+static bool log_due(struct conn *c)
+{
+	const struct session *s = c->session;
+
+	if (c->profile->proxy && s && s->proxy.sa.sa_family == AF_UNSPEC && !c->client.entry)
+		guard_track(&c->client, &c->peer.sa);
+	return guard_log(&c->client);
 }
 
 static void log_conn(struct conn *c, enum end_reason why)

@@ -201,7 +201,7 @@ static enum guard_verdict over(enum stats_limit which)
 	return g.set.over_limit == GUARD_OVER_LIMIT_CLOSE ? GUARD_LIMIT_CLOSE : GUARD_LIMIT_REPLY;
 }
 
-enum guard_verdict guard_admit(struct guard_ref *r, const struct sockaddr *peer)
+void guard_track(struct guard_ref *r, const struct sockaddr *peer)
 {
 	struct iptable_key k;
 	struct ipentry *e;
@@ -209,16 +209,25 @@ enum guard_verdict guard_admit(struct guard_ref *r, const struct sockaddr *peer)
 	r->table = NULL;
 	r->entry = NULL;
 	if (!g.table || iptable_key_from(peer, g.set.ipv6_prefix, &k) != 0)
-		return GUARD_OK;
+		return;
 	e = iptable_get(g.table, &k, now_s());
 	stats.tracked = iptable_count(g.table);
 	if (!e) {
 		stats.untracked++;
-		return GUARD_OK;
+		return;
 	}
 	iptable_pin(g.table, e);
 	r->table = g.table;
 	r->entry = e;
+}
+
+enum guard_verdict guard_admit(struct guard_ref *r, const struct sockaddr *peer)
+{
+	struct ipentry *e;
+
+	guard_track(r, peer);
+	if (!(e = r->entry))
+		return GUARD_OK;
 	if (g.set.per_ip_connections && e->active > g.set.per_ip_connections)
 		return over(STATS_LIMIT_CONNECTIONS);
 	if (g.set.per_ip_rate &&

@@ -7,6 +7,7 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -155,6 +156,120 @@ class Anonymize(unittest.TestCase):
         keyed = config("", 'anonymize = "hash"; hash_key = "0123456789abcdef-secret";')
         self.assertEqual(self.tokens(keyed), self.tokens(keyed))
         self.assertNotEqual(self.tokens(config("", 'anonymize = "hash";'))["127.0.0.11"], a["127.0.0.11"])
+
+
+PROXY_CONFIG = """
+hostname = "mx.example.test";
+listen = ( { address = "127.0.0.1:0"; proxy = "any"; proxy_from = [ "127.0.0.1" ]; },
+           "127.0.1.1:0" );
+"""
+
+
+V2_LOCAL = b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"
+
+
+def stats_line(d, nth=1):
+    d.send_signal(signal.SIGUSR1)
+    return d.wait_for(lambda f: f.get("event") == "stats", count=nth)[-1]
+
+
+def suppressed_count(d, client):
+    return sum(int(f["count"]) for f in d.events(
+        lambda f: f.get("event") == "suppressed" and f.get("client") == client))
+
+
+class ProxyListener(unittest.TestCase):
+    """Connections that end before their PROXY header count against the address that
+    made them, as on any listener; a load balancer in proxy_from is never one client."""
+
+    FLOOD = 2000
+    OTHERS = 50
+
+    def test_untrusted_flood_leaves_the_log_to_everyone_else(self):
+        # At most 5 + 50 lines can be due in any second once the flood is held to its
+        # own budget, so the global ceiling of 100 never has to hold one back.
+        cfg = PROXY_CONFIG + "log = { per_ip_lines = 5; per_ip_window = 1; " \
+                             "max_lines_per_second = 100; };\n"
+        with Daemon(cfg) as d:
+            proxy = ("127.0.0.1", d.ports["127.0.0.1"])
+            others = set()
+            for i in range(self.FLOOD):
+                s = socket.socket()
+                s.bind(("127.0.0.2", 0))
+                s.connect(proxy)
+                s.close()
+                if i % (self.FLOOD // self.OTHERS) == 0:
+                    source = f"127.0.0.{3 + len(others)}"
+                    s = socket.create_connection(("127.0.1.1", d.ports["127.0.1.1"]), 5,
+                                                 (source, 0))
+                    self.assertEqual(read_until_eof(s), DEFAULT_REPLY)
+                    s.close()
+                    others.add(source)
+            # Over its limits the untrusted source still hears nothing.
+            for _ in range(3):
+                s = socket.create_connection(proxy, 5, ("127.0.0.2", 0))
+                self.assertEqual(read_until_eof(s), b"")
+                s.close()
+            logged = d.wait_for(lambda f: f.get("event") == "conn" and f["client"] in others,
+                                count=self.OTHERS, timeout=15)
+            self.assertEqual({f["client"] for f in logged}, others)
+            self.assertEqual({f["reason"] for f in logged}, {"eof"})
+            # Its rate limit turned the flood away once its 60 a minute were used.
+            self.assertGreater(int(stats_line(d)["limit_rate"]), self.FLOOD // 2)
+            self.assertEqual(d.stop(), 0)
+            flood = conns(d, lambda f: f["client"] == "127.0.0.2")
+            self.assertLessEqual({f["reason"] for f in flood}, {"proxy_untrusted", "limit"})
+            self.assertEqual(len(flood) + suppressed_count(d, "127.0.0.2"), self.FLOOD + 3)
+            self.assertFalse(d.events(lambda f: f.get("scope") == "all"))
+
+    def test_a_trusted_balancer_is_not_one_client(self):
+        from test_proxy import HAProxy
+
+        cfg = PROXY_CONFIG + """
+            limits = { per_ip_connections = 1; per_ip_rate = 2; over_limit = "close"; };
+            log = { per_ip_lines = 2; max_lines_per_second = 0; };"""
+        with Daemon(cfg) as d:
+            haproxy = HAProxy(d.ports["127.0.0.1"])
+            try:
+                # 60 clients through HAProxy, 6 at a time: 60 connections from its one
+                # address, 6 of them open at once, are all served and logged as theirs.
+                clients = []
+                for batch in range(10):
+                    held = []
+                    for i in range(6):
+                        source = f"127.0.0.{10 + batch * 6 + i}"
+                        s = socket.create_connection(
+                            ("127.0.0.1", haproxy.ports["send-proxy-v2"]), 5, (source, 0))
+                        held.append(s)
+                        clients.append((source, str(s.getsockname()[1])))
+                    for s in held:
+                        self.assertEqual(read_until_eof(s), DEFAULT_REPLY)
+                        s.close()
+                for client in clients:
+                    line = d.wait_for(lambda f: f.get("event") == "conn"
+                                      and (f["client"], f["client_port"]) == client)[0]
+                    self.assertEqual(line["reason"], "eof")
+                    self.assertRegex(line["proxy"], r"^127\.0\.0\.1:\d+$")
+            finally:
+                haproxy.close()
+            # Its own health checks are served however many come; what it sends wrong
+            # is logged within its own budget of lines.
+            for header in [b"PROXY UNKNOWN\r\n", V2_LOCAL] * 5 + [b"PROXY BAD\r\n"] * 10:
+                s = socket.create_connection(("127.0.0.1", d.ports["127.0.0.1"]), 5,
+                                             ("127.0.0.1", 0))
+                s.sendall(header)
+                try:
+                    data = read_until_eof(s)
+                except ConnectionResetError:  # refused headers are aborted unread
+                    data = b""
+                s.close()
+                self.assertEqual(data, b"" if b"BAD" in header else DEFAULT_REPLY, header)
+            stats = stats_line(d)
+            self.assertEqual((stats["limit_connections"], stats["limit_rate"]), ("0", "0"))
+            self.assertEqual(d.stop(), 0)
+            own = conns(d, lambda f: f["client"] == "127.0.0.1")
+            self.assertEqual(len(own), 2)
+            self.assertEqual(suppressed_count(d, "127.0.0.1"), 18)
 
 
 def get(url):
@@ -361,6 +476,18 @@ class Fail2ban(unittest.TestCase):
 
     def test_hashed_gives_nothing_to_ban(self):
         self.assertEqual(self.run_regex(self.daemon_lines('anonymize = "hash";')), [])
+
+    def test_a_reset_counts_like_any_connection(self):
+        with Daemon(config()) as d:
+            s = connect_from(d, "127.0.0.32")
+            self.assertEqual(read_until_eof(s), DEFAULT_REPLY)  # the drain has begun
+            s.sendall(b"QUIT\r\n")
+            port = s.getsockname()[1]
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            self.assertEqual(d.conn_line(port)["reason"], "reset")
+            lines = list(d.lines)
+        self.assertEqual(self.run_regex(lines), ["127.0.0.32"])
 
 
 def cpu_seconds(pid):
