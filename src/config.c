@@ -435,6 +435,11 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
 	parse_account(ld, config_setting_get_member(root, "user"), "user", &cfg->user);
 	parse_account(ld, config_setting_get_member(root, "group"), "group", &cfg->group);
+	/* Root keeps gid 0, and could take any group back: a group here would only mislead. */
+	if (cfg->user && cfg->group && strcmp(cfg->user, "root") == 0)
+		error_at(ld, config_setting_get_member(root, "group"),
+			 "group cannot be set with user = \"root\", which keeps root's groups; "
+			 "remove group, or set user to an unprivileged account");
 	config_parse_limits(ld, root, &cfg->guard, &cfg->anon, &cfg->metrics);
 }
 

@@ -235,6 +235,21 @@ static void test_include_targets(void)
 	unlink(text);
 }
 
+/* Serving as root keeps gid 0: a group beside it would be a promise not kept. */
+static void test_root_with_group(void)
+{
+	struct config c;
+
+	CHECK_ERROR("hostname = \"a.example\";\nuser = \"root\";\ngroup = \"root\";\n", 3,
+		    "group cannot be set with user = \"root\", which keeps root's groups; "
+		    "remove group, or set user to an unprivileged account");
+	CHECK(load("hostname = \"a.example\";\nuser = \"root\";\n", &c) == 0);
+	CHECK(c.user && strcmp(c.user, "root") == 0 && !c.group);
+	config_free(&c);
+	CHECK(load("hostname = \"a.example\";\ngroup = \"root\";\n", &c) == 0);
+	config_free(&c);
+}
+
 static void test_bad_addresses(void)
 {
 	static const char *const bad[] = {
@@ -425,6 +440,7 @@ int main(void)
 	test_included_integers();
 	test_nul_byte();
 	test_include_targets();
+	test_root_with_group();
 	test_bad_addresses();
 	test_bad_hostnames();
 	test_bad_replies();
