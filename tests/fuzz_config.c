@@ -64,8 +64,10 @@ static void differential(const char *text)
 	config_t lc;
 	size_t k = 0;
 
+	/* libconfig opens included files unchecked (the loader checks them first) */
+	if (config_scan_include(text, 0, NULL) > 0)
+		return;
 	config_init(&lc);
-	config_set_include_dir(&lc, dir);
 	if (config_read_string(&lc, text)) {
 		compare(config_root_setting(&lc), text, &k);
 		check(config_scan_integer(text, k, &lit) == k);
