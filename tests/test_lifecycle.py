@@ -146,6 +146,17 @@ class SignalTest(unittest.TestCase):
             self.assertEqual(self.fetch(d), DEFAULT_REPLY)
             self.assertIsNone(d.proc.poll())
 
+    def test_include_of_a_directory_is_refused_and_the_daemon_lives(self):
+        with Daemon() as d:
+            with open(d.config_path, "a") as f:
+                f.write('@include ""\n')
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
+            err = d.wait_for(lambda f: f.get("event") == "warning")[0]
+            self.assertEqual(err["msg"], f'{d.config_path}:4: @include "": not a regular file')
+            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
+            self.assertIsNone(d.proc.poll())
+
     def test_sigterm_with_open_connections_exits_0_within_a_second(self):
         with Daemon(BASE_CONFIG + "drain_timeout = 60;") as d:
             held = [d.connect() for _ in range(3)]
