@@ -10,11 +10,30 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* A file named by @include, read again for the integers written in it. */
+struct included {
+	char *file; /* as libconfig names it: as written after @include */
+	char *text;
+	struct included *next;
+};
+
 struct loader {
 	const char *path;
 	FILE *diag;
 	int errors;
+	const char *text;        /* the config file, as read once and handed to libconfig */
+	const char *include_dir; /* where libconfig looks for @include files */
+	struct included *included;
 };
+
+/* The whole file, NUL-terminated, its length in *len; or NULL with errno set. */
+char *config_read_text(const char *path, size_t *len);
+/*
+ * Reads every file text's @include lines name (from: the name of the file text is, NULL
+ * for the config file), checking that each is a regular file; errors as file:line.
+ */
+void read_includes(struct loader *ld, const char *from, const char *text, int depth);
+void loader_free(struct loader *ld);
 
 __attribute__((format(printf, 3, 4))) void error_at(struct loader *ld, const config_setting_t *s,
 						    const char *fmt, ...);

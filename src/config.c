@@ -435,28 +435,42 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 	parse_listen(ld, config_setting_get_member(root, "listen"), &base, cfg);
 	parse_account(ld, config_setting_get_member(root, "user"), "user", &cfg->user);
 	parse_account(ld, config_setting_get_member(root, "group"), "group", &cfg->group);
+	/* Root keeps gid 0, and could take any group back: a group here would only mislead. */
+	if (cfg->user && cfg->group && strcmp(cfg->user, "root") == 0)
+		error_at(ld, config_setting_get_member(root, "group"),
+			 "group cannot be set with user = \"root\", which keeps root's groups; "
+			 "remove group, or set user to an unprivileged account");
 	config_parse_limits(ld, root, &cfg->guard, &cfg->anon, &cfg->metrics);
 }
 
-/* libconfig resolves @include against its include dir: the config file's own directory. */
-static int read_file(struct loader *ld, config_t *lc)
+/*
+ * The file is read once, and libconfig parses that very text, so that the integers are
+ * read back from what was parsed even when the file changes meanwhile. libconfig resolves
+ * @include against its include dir: the config file's own directory.
+ */
+static int read_file(struct loader *ld, config_t *lc, char *dir)
 {
-	char *copy = strdup(ld->path);
-	FILE *f = fopen(ld->path, "r");
-	int ok;
+	size_t len = 0;
+	char *text = config_read_text(ld->path, &len);
+	unsigned line = 1;
 
-	if (!f || !copy) {
+	if (!text) {
 		fprintf(ld->diag, "%s:0: cannot read: %s\n", ld->path, strerror(errno));
-		free(copy);
-		if (f)
-			fclose(f);
 		return -1;
 	}
-	fclose(f);
-	config_set_include_dir(lc, dirname(copy));
-	ok = config_read_file(lc, ld->path);
-	free(copy);
-	if (!ok) {
+	ld->text = text;
+	ld->include_dir = dirname(dir);
+	if (strlen(text) < len) { /* libconfig would stop there and drop the rest unread */
+		for (const char *p = text; *p; p++)
+			line += *p == '\n';
+		fprintf(ld->diag, "%s:%u: a NUL byte: not a text file\n", ld->path, line);
+		return -1;
+	}
+	read_includes(ld, NULL, text, 0);
+	if (ld->errors > 0)
+		return -1;
+	config_set_include_dir(lc, ld->include_dir);
+	if (!config_read_string(lc, text)) {
 		fprintf(ld->diag, "%s:%d: %s\n",
 			config_error_file(lc) ? config_error_file(lc) : ld->path,
 			config_error_line(lc), config_error_text(lc));
@@ -467,16 +481,20 @@ static int read_file(struct loader *ld, config_t *lc)
 
 int config_load(struct config *cfg, const char *path, FILE *diag)
 {
-	struct loader ld = {path, diag, 0};
+	struct loader ld = {path, diag, 0, NULL, NULL, NULL};
+	char *dir = strdup(path);
 	config_t lc;
 
 	memset(cfg, 0, sizeof(*cfg));
 	config_init(&lc);
-	if (read_file(&ld, &lc) == 0)
+	if (dir && read_file(&ld, &lc, dir) == 0)
 		parse_root(&ld, config_root_setting(&lc), cfg);
 	else
 		ld.errors++;
 	config_destroy(&lc);
+	loader_free(&ld);
+	free((char *)ld.text);
+	free(dir);
 	cfg->path = strdup(path);
 	if (ld.errors > 0 || !cfg->path) {
 		config_free(cfg);

@@ -3,12 +3,13 @@
  * every key's type is checked here, because libconfig reports a wrong type as "not found".
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config_parse.h"
+#include "config_scan.h"
 
 __attribute__((format(printf, 4, 0))) static void
 vreport(struct loader *ld, const config_setting_t *s, const char *kind, const char *fmt, va_list ap)
@@ -78,55 +79,178 @@ const char *get_string(struct loader *ld, const config_setting_t *s, const char 
 	return config_setting_get_string(s);
 }
 
+char *config_read_text(const char *path, size_t *out_len)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0, got = 0;
+
+	if (!f)
+		return NULL;
+	do {
+		char *grown = len - got < 4096 ? realloc(text, len = len * 2 + 4096) : text;
+		if (!grown) {
+			free(text);
+			text = NULL;
+			break;
+		}
+		text = grown;
+		got += fread(text + got, 1, len - got - 1, f);
+		text[got] = '\0';
+	} while (!feof(f) && !ferror(f));
+	if (text && ferror(f)) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	*out_len = got;
+	return text;
+}
+
+/* The text settings of file (NULL: the config file itself) were read from. */
+static const char *source_text(const struct loader *ld, const char *file)
+{
+	if (!file)
+		return ld->text;
+	for (const struct included *inc = ld->included; inc; inc = inc->next)
+		if (strcmp(inc->file, file) == 0)
+			return inc->text;
+	return NULL;
+}
+
+/* Reads the file an @include names, once, as libconfig 1.5 resolves it: below its dir. */
+static const char *read_included(struct loader *ld, const char *from, const struct include_line *at)
+{
+	const char *where = from ? from : ld->path, *why = NULL;
+	struct included *inc = NULL;
+	struct stat st;
+	size_t len;
+	char *path;
+
+	if (source_text(ld, at->name))
+		return NULL; /* read and checked already */
+	if (strlen(at->name) + 1 >= sizeof(at->name) ||
+	    asprintf(&path, "%s/%s", ld->include_dir, at->name) < 0) {
+		fprintf(ld->diag, "%s:%u: @include: name too long\n", where, at->line);
+		ld->errors++;
+		return NULL;
+	}
+	/* a directory would make libconfig's lexer exit the process, a FIFO block it */
+	if (stat(path, &st) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (!(inc = calloc(1, sizeof(*inc))) || !(inc->text = config_read_text(path, &len)) ||
+		 !(inc->file = strdup(at->name)))
+		why = strerror(errno);
+	if (why) {
+		fprintf(ld->diag, "%s:%u: @include \"%s\": %s\n", where, at->line, at->name, why);
+		ld->errors++;
+		if (inc)
+			free(inc->text);
+		free(inc);
+		free(path);
+		return NULL;
+	}
+	free(path);
+	inc->next = ld->included;
+	ld->included = inc;
+	return inc->text;
+}
+
+/* libconfig 1.5 allows ten levels of @include; it reports the eleventh itself. */
+#define INCLUDE_DEPTH_MAX 10
+
+void read_includes(struct loader *ld, const char *from, const char *text, int depth)
+{
+	struct include_line at;
+	const char *inner;
+
+	for (size_t i = 0; depth < INCLUDE_DEPTH_MAX && i < config_scan_include(text, i, &at); i++)
+		if ((inner = read_included(ld, from, &at)))
+			read_includes(ld, ld->included->file, inner, depth + 1);
+}
+
+void loader_free(struct loader *ld)
+{
+	while (ld->included) {
+		struct included *next = ld->included->next;
+		free(ld->included->file);
+		free(ld->included->text);
+		free(ld->included);
+		ld->included = next;
+	}
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Counts into *k the integers of file before s, in the order libconfig read them. */
+static bool integer_place(const config_setting_t *node, const config_setting_t *s, const char *file,
+			  size_t *k)
+{
+	int type = config_setting_type(node);
+
+	if (node == s)
+		return true;
+	if ((type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) &&
+	    same_file(config_setting_source_file(node), file))
+		(*k)++;
+	for (int i = 0; config_setting_is_aggregate(node) && i < config_setting_length(node); i++)
+		if (integer_place(config_setting_get_elem(node, (unsigned)i), s, file, k))
+			return true;
+	return false;
+}
+
 /*
  * libconfig 1.5 wraps an integer literal without the L suffix to 32 bits: 4294967296
- * reads as 0 and would pass a range check. So the literal is read again from its line.
+ * reads as 0 and would pass a range check. So the literal is found again in the text
+ * libconfig read: the k-th integer of its file is the k-th integer setting from it.
  */
-static long long integer_as_written(const struct loader *ld, const config_setting_t *s)
+static bool integer_as_written(struct loader *ld, const config_setting_t *s, const char *key,
+			       struct int_literal *lit)
 {
-	const char *name = config_setting_name(s), *file = config_setting_source_file(s), *p;
-	long long v = config_setting_get_int64(s);
-	unsigned n = 0, want = config_setting_source_line(s);
-	char line[1024], *end;
-	FILE *f;
+	const config_setting_t *root = s;
+	const char *file = config_setting_source_file(s), *text = source_text(ld, file);
+	size_t k = 0, n = 0;
 
-	if (config_setting_type(s) != CONFIG_TYPE_INT || !name ||
-	    !(f = fopen(file ? file : ld->path, "r")))
-		return v;
-	while (n < want && fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	if (n != want || !(p = strstr(line, name)))
-		return v;
-	p += strlen(name);
-	p += strspn(p, " \t");
-	if (*p != '=' && *p != ':')
-		return v;
-	errno = 0;
-	long long written = strtoll(p + 1, &end, 0);
-	if (end == p + 1)
-		return v;
-	return errno == ERANGE ? (written < 0 ? LLONG_MIN : LLONG_MAX) : written;
+	while (config_setting_parent(root))
+		root = config_setting_parent(root);
+	if (text && integer_place(root, s, file, &k) && (n = config_scan_integer(text, k, lit)) > 0)
+		config_scan_integer(text, k % n, lit); /* a file included more than once */
+	if (n > 0 && lit->libconfig == config_setting_get_int64(s))
+		return true;
+	error_at(ld, s, "%s: cannot find the value as written; did %s change while it was read?",
+		 key, file ? file : "the file");
+	return false;
 }
 
 bool get_integer(struct loader *ld, const config_setting_t *s, const char *key, long long min,
 		 long long max, long long *out)
 {
+	struct int_literal lit;
+
 	if (!config_setting_is_number(s) || config_setting_type(s) == CONFIG_TYPE_FLOAT) {
 		error_at(ld, s, "%s must be an integer, not %s", key, type_name(s));
 		return false;
 	}
-	*out = integer_as_written(ld, s);
-	if (*out < min || *out > max) {
-		error_at(ld, s, "%s must be between %lld and %lld, not %lld", key, min, max, *out);
+	if (!integer_as_written(ld, s, key, &lit))
+		return false;
+	if (lit.overflow || lit.value < min || lit.value > max) {
+		error_at(ld, s, "%s must be between %lld and %lld, not %.*s", key, min, max,
+			 (int)lit.len, lit.text);
 		return false;
 	}
+	*out = lit.value;
 	return true;
 }
 
 void get_seconds(struct loader *ld, const config_setting_t *s, const char *key, unsigned min_ms,
 		 unsigned max_ms, unsigned *out_ms)
 {
+	struct int_literal lit;
 	double sec;
 
 	if (!s)
@@ -135,8 +259,12 @@ void get_seconds(struct loader *ld, const config_setting_t *s, const char *key, 
 		error_at(ld, s, "%s must be a number of seconds, not %s", key, type_name(s));
 		return;
 	}
-	sec = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
-							  : (double)integer_as_written(ld, s);
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		sec = config_setting_get_float(s);
+	else if (integer_as_written(ld, s, key, &lit))
+		sec = (double)lit.value;
+	else
+		return;
 	if (!(sec * 1000 >= min_ms && sec * 1000 <= max_ms)) {
 		error_at(ld, s, "%s must be between %g and %g seconds", key, min_ms / 1000.0,
 			 max_ms / 1000.0);

@@ -31,6 +31,21 @@ static const char usage_text[] =
 
 static uv_signal_t signals[3];
 
+/*
+ * SIGHUP and SIGUSR1 end a process that has no handler for them, and loading the config
+ * can take seconds (the hostname's lookup): they are held from the first line of main
+ * until the loop's handlers are in place, then taken as if they had just come.
+ */
+static sigset_t held, inherited;
+
+static void hold_signals(void)
+{
+	sigemptyset(&held);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &held, &inherited);
+}
+
 /* Connections cost one descriptor each: take all the system lets us have. */
 static void raise_nofile(void)
 {
@@ -106,8 +121,11 @@ static int run(struct config *cfg)
 	if (log_attach(loop) != 0 || conn_init(loop) != 0 || watch_signals(loop) != 0)
 		fatalx(EX_OSERR, "cannot set up the event loop");
 	rc = start(loop, cfg);
-	if (rc == 0)
+	if (rc == 0) {
+		/* The loop's handlers (here and in stats.c) take them now, and any that waited. */
+		pthread_sigmask(SIG_UNBLOCK, &held, NULL);
 		uv_run(loop, UV_RUN_DEFAULT);
+	}
 	log_begin(rc == 0 ? LOG_INFO : LOG_ERR, "exit");
 	log_uint("status", (uint64_t)rc);
 	log_end();
@@ -134,6 +152,7 @@ static int exec_check_dns(char **argv)
 	char self[PATH_MAX], path[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
+	pthread_sigmask(SIG_SETMASK, &inherited, NULL); /* a new program starts as we did */
 	if (n > 0) {
 		self[n] = '\0';
 		snprintf(path, sizeof(path), "%s/nullmxd-check-dns", dirname(self));
@@ -157,6 +176,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	int check = 0, opt;
 
+	hold_signals();
 	if (argc > 1 && strcmp(argv[1], "check-dns") == 0)
 		return exec_check_dns(argv + 1);
 	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {

@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -82,11 +83,171 @@ static void test_ranges(void)
 	CHECK_ERROR("hostname = \"a.example\";\ndrain_bytes = 4294967296;\n", 2,
 		    "drain_bytes must be between 0 and 1048576, not 4294967296");
 	CHECK_ERROR("hostname = \"a.example\";\nmax_connections : 0x1000000064;\n", 2,
-		    "max_connections must be between 1 and 10000000, not 68719476836");
+		    "max_connections must be between 1 and 10000000, not 0x1000000064");
 	CHECK_ERROR("hostname = \"a.example\";\ndrain_timeout = 4294967297;\n", 2,
 		    "drain_timeout must be between 0.001 and 300 seconds");
 	CHECK_ERROR("hostname = \"a.example\";\nlisten = { a = \"127.0.0.1:25\"; };\n", 2,
 		    "listen must be a list of \"ADDR:PORT\" strings or groups, not a group");
+}
+
+/* Every integer is the literal written for it, found by its place in the file. */
+static void test_integers_as_written(void)
+{
+	struct config c;
+	char *long_text;
+
+	/* libconfig reads leading zeros as decimal; so must the range check */
+	CHECK(load("hostname = \"a.example\";\nmax_commands = 010;\ndrain_bytes = 09;\n", &c) == 0);
+	CHECK(c.defaults && c.defaults->max_commands == 10 && c.defaults->drain_bytes == 9);
+	config_free(&c);
+	/* a key in a comment or a string earlier on the line is not the setting */
+	CHECK(load("hostname = \"a.example\"; /* drain_bytes = 7 */ drain_bytes = 5;\n"
+		   "reply = [ \"a.example max_commands = 3\", \"5.3.2 no\" ]; max_commands = 12; "
+		   "# max_commands = 4\n",
+		   &c) == 0);
+	CHECK(c.defaults && c.defaults->drain_bytes == 5 && c.defaults->max_commands == 12);
+	config_free(&c);
+	CHECK_ERROR("hostname = \"a.example\";\n// drain_bytes = 1\n"
+		    "reply = [ \"a.example drain_bytes = 2\", \"5.3.2 no\" ]; drain_bytes = "
+		    "4294967296;\n",
+		    3, "drain_bytes must be between 0 and 1048576, not 4294967296");
+	/* two groups' keys of one name on one line: each is its own */
+	CHECK_ERROR("hostname = \"a.example\";\nlimits = { per_ip_window = 60; }; "
+		    "log = { per_ip_window = 4294967296; };\n",
+		    2, "log.per_ip_window must be between 1 and 86400, not 4294967296");
+	CHECK(load("hostname = \"a.example\";\nlimits = { per_ip_window = 60; }; "
+		   "log = { per_ip_window = 30; };\n",
+		   &c) == 0);
+	CHECK(c.guard.per_ip_window_s == 60 && c.guard.log_per_ip_window_s == 30);
+	config_free(&c);
+	/* lines longer than any line buffer before an out-of-range value */
+	long_text = malloc(8192);
+	snprintf(long_text, 8192,
+		 "hostname = \"a.example\";\n#%02000d\n#%03000d\ndrain_bytes = %s;\n", 0, 0,
+		 "4294967297");
+	CHECK_ERROR(long_text, 4, "drain_bytes must be between 0 and 1048576, not 4294967297");
+	snprintf(long_text, 8192, "hostname = \"a.example\";\n#%02000d\nmax_commands = %s;\n", 0,
+		 "4294967296");
+	CHECK_ERROR(long_text, 3, "max_commands must be between 1 and 10000, not 4294967296");
+	free(long_text);
+	/* hex, the L suffix, and values past 64 bits */
+	CHECK_ERROR("hostname = \"a.example\";\nmax_commands = 0x100000001;\n", 2,
+		    "max_commands must be between 1 and 10000, not 0x100000001");
+	CHECK_ERROR("hostname = \"a.example\";\nmax_commands = 99999999999999999999;\n", 2,
+		    "max_commands must be between 1 and 10000, not 99999999999999999999");
+	CHECK(load("hostname = \"a.example\";\nmax_commands = 0x20; drain_bytes = 100L;\n", &c) ==
+	      0);
+	CHECK(c.defaults && c.defaults->max_commands == 32 && c.defaults->drain_bytes == 100);
+	config_free(&c);
+	/* list elements count too: the integer after them is still the right one */
+	CHECK(load("hostname = \"a.example\";\nlisten = [ \"127.0.0.1:25\" ]; max_commands = "
+		   "7;\nlog = { per_ip_lines = 3; per_ip_window = 9; };\n",
+		   &c) == 0);
+	CHECK(c.defaults && c.defaults->max_commands == 7 && c.guard.log_per_ip_lines == 3 &&
+	      c.guard.log_per_ip_window_s == 9);
+	config_free(&c);
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = ( \"127.0.0.1:25\", 4294967296 );\n", 2,
+		    "listen entry must be a string, not an integer");
+}
+
+/* An included file's integers are read from that file, at their own place in it. */
+static void test_included_integers(void)
+{
+	char inc[64], text[256];
+	struct config c;
+	FILE *f;
+
+	snprintf(inc, sizeof(inc), "nullmxd-test-include-%ld.conf", (long)getpid());
+	snprintf(want, sizeof(want), "/tmp/%s", inc);
+	if (!(f = fopen(want, "w")))
+		return;
+	fputs("# drain_bytes = 1\ndrain_bytes = 7; limits = { per_ip_window = 0x10; };\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text),
+		 "hostname = \"a.example\"; max_commands = 4294967306;\n@include \"%s\"\n"
+		 "log = { per_ip_window = 4294967297; };\n",
+		 inc);
+	CHECK(load(text, &c) == -1);
+	snprintf(text, sizeof(text),
+		 "%s:1: max_commands must be between 1 and 10000, not 4294967306\n"
+		 "%s:3: log.per_ip_window must be between 1 and 86400, not 4294967297\n",
+		 path, path);
+	CHECK_STR(diag, text);
+	snprintf(text, sizeof(text),
+		 "hostname = \"a.example\"; max_commands = 011;\n@include \"%s\"\n"
+		 "log = { per_ip_window = 9; };\n",
+		 inc);
+	CHECK(load(text, &c) == 0);
+	CHECK(c.defaults && c.defaults->max_commands == 11 && c.defaults->drain_bytes == 7);
+	CHECK(c.guard.per_ip_window_s == 16 && c.guard.log_per_ip_window_s == 9);
+	config_free(&c);
+	if ((f = fopen(want, "w"))) {
+		fputs("\n\ndrain_bytes = 4294967296;\n", f);
+		fclose(f);
+	}
+	CHECK(load(text, &c) == -1);
+	snprintf(text, sizeof(text),
+		 "%s:3: drain_bytes must be between 0 and 1048576, not 4294967296\n", inc);
+	CHECK_STR(diag, text);
+	unlink(want);
+}
+
+/* A NUL byte would end libconfig's reading of the text: the rest would be lost. */
+static void test_nul_byte(void)
+{
+	struct config c;
+	FILE *f = fopen(path, "w");
+	size_t len;
+	FILE *d;
+
+	fwrite("hostname = \"a.example\";\n\0max_commands = 0;\n", 1, 43, f);
+	fclose(f);
+	free(diag);
+	d = open_memstream(&diag, &len);
+	CHECK(config_load(&c, path, d) == -1);
+	fclose(d);
+	snprintf(want, sizeof(want), "%s:2: a NUL byte: not a text file\n", path);
+	CHECK_STR(diag, want);
+}
+
+/* libconfig would open them itself: a directory made it exit the process, a FIFO hang. */
+static void test_include_targets(void)
+{
+	char fifo[64], text[256];
+	struct config c;
+
+	CHECK(load("hostname = \"a.example\";\n\n@include \"\"\n", &c) == -1);
+	snprintf(want, sizeof(want), "%s:3: @include \"\": not a regular file\n", path);
+	CHECK_STR(diag, want);
+	CHECK(load("hostname = \"a.example\";\n  @include \"nullmxd-no-such.conf\"\n", &c) == -1);
+	snprintf(want, sizeof(want),
+		 "%s:2: @include \"nullmxd-no-such.conf\": No such file or directory\n", path);
+	CHECK_STR(diag, want);
+	snprintf(fifo, sizeof(fifo), "nullmxd-test-fifo-%ld", (long)getpid());
+	snprintf(text, sizeof(text), "/tmp/%s", fifo);
+	CHECK(mkfifo(text, 0600) == 0);
+	snprintf(text, sizeof(text),
+		 "hostname = \"a.example\"; # @include \"x\"\n@include \"%s\"\n", fifo);
+	CHECK(load(text, &c) == -1);
+	snprintf(want, sizeof(want), "%s:2: @include \"%s\": not a regular file\n", path, fifo);
+	CHECK_STR(diag, want);
+	snprintf(text, sizeof(text), "/tmp/%s", fifo);
+	unlink(text);
+}
+
+/* Serving as root keeps gid 0: a group beside it would be a promise not kept. */
+static void test_root_with_group(void)
+{
+	struct config c;
+
+	CHECK_ERROR("hostname = \"a.example\";\nuser = \"root\";\ngroup = \"root\";\n", 3,
+		    "group cannot be set with user = \"root\", which keeps root's groups; "
+		    "remove group, or set user to an unprivileged account");
+	CHECK(load("hostname = \"a.example\";\nuser = \"root\";\n", &c) == 0);
+	CHECK(c.user && strcmp(c.user, "root") == 0 && !c.group);
+	config_free(&c);
+	CHECK(load("hostname = \"a.example\";\ngroup = \"root\";\n", &c) == 0);
+	config_free(&c);
 }
 
 static void test_bad_addresses(void)
@@ -275,6 +436,11 @@ int main(void)
 	test_unknown_keys();
 	test_wrong_types();
 	test_ranges();
+	test_integers_as_written();
+	test_included_integers();
+	test_nul_byte();
+	test_include_targets();
+	test_root_with_group();
 	test_bad_addresses();
 	test_bad_hostnames();
 	test_bad_replies();

@@ -146,6 +146,17 @@ class SignalTest(unittest.TestCase):
             self.assertEqual(self.fetch(d), DEFAULT_REPLY)
             self.assertIsNone(d.proc.poll())
 
+    def test_include_of_a_directory_is_refused_and_the_daemon_lives(self):
+        with Daemon() as d:
+            with open(d.config_path, "a") as f:
+                f.write('@include ""\n')
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
+            err = d.wait_for(lambda f: f.get("event") == "warning")[0]
+            self.assertEqual(err["msg"], f'{d.config_path}:4: @include "": not a regular file')
+            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
+            self.assertIsNone(d.proc.poll())
+
     def test_sigterm_with_open_connections_exits_0_within_a_second(self):
         with Daemon(BASE_CONFIG + "drain_timeout = 60;") as d:
             held = [d.connect() for _ in range(3)]
@@ -161,6 +172,59 @@ class SignalTest(unittest.TestCase):
             for s in held:
                 self.assertEqual(read_until_eof(s), b"")
                 s.close()
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                     "a slow start needs root for a mount and UTS namespace")
+class SlowStartTest(unittest.TestCase):
+    """Signals that come while the config loads: with no hostname in the file, the
+    system's (no dot in it) is looked up, here through a resolver nobody answers."""
+
+    def silent_resolver(self):
+        """A DNS server on a loopback address that reads queries and never answers."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for last in range(2, 250):
+            try:
+                sock.bind((f"127.53.{os.getpid() % 250}.{last}", 53))
+                break
+            except OSError:
+                continue
+        self.addCleanup(sock.close)
+        return sock
+
+    def namespace_wrapper(self, resolver):
+        etc = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, etc)
+        with open(os.path.join(etc, "resolv.conf"), "w") as f:
+            f.write(f"nameserver {resolver}\noptions timeout:30 attempts:1\n")
+        with open(os.path.join(etc, "nsswitch.conf"), "w") as f:
+            f.write("hosts: files dns\n")
+        script = ("hostname nullmxd-slow-start && "
+                  f"mount --bind {etc}/resolv.conf /etc/resolv.conf && "
+                  f"mount --bind {etc}/nsswitch.conf /etc/nsswitch.conf && "
+                  'exec "$0" "$@"')
+        return ("unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c", script)
+
+    def test_hup_and_usr1_during_config_load_wait_and_are_taken(self):
+        dns = self.silent_resolver()
+        dns.settimeout(30)
+        with Daemon('listen = [ "127.0.0.1:0", "[::1]:0" ];\n', listeners=0,
+                    wrapper=self.namespace_wrapper(dns.getsockname()[0])) as d:
+            # The hostname's query has arrived: nullmxd is loading its config, and no
+            # handler is installed yet. Without one, either signal ends a process.
+            query, _ = dns.recvfrom(512)
+            self.assertIn(b"\x12nullmxd-slow-start", query)
+            d.send_signal(signal.SIGHUP)
+            d.send_signal(signal.SIGUSR1)
+            d.wait_for(lambda f: f.get("event") == "listen", count=2, timeout=30)
+            d.ports = {f["addr"]: int(f["port"])
+                       for f in d.events(lambda f: f.get("event") == "listen")}
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "ok",
+                       timeout=30)
+            d.wait_for(lambda f: f.get("event") == "stats", timeout=30)
+            with d.connect() as s:
+                self.assertIn(b"521 5.3.2 nullmxd-slow-start ", read_until_eof(s))
+            self.assertIsNone(d.proc.poll())
 
 
 class RealClientTest(unittest.TestCase):
