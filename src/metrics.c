@@ -321,6 +321,23 @@ static bool within_share(struct mclient *m)
 	return same <= METRICS_CLIENTS_PER_ADDR;
 }
 
+/*
+ * Every slot is taken: the oldest client whose request has not ended, m aside, is cut
+ * as at its deadline, so holding requests open from a few addresses cannot keep a
+ * prompt scraper out. The list runs newest first.
+ */
+static bool make_room(struct mclient *m)
+{
+	struct mclient *oldest = NULL;
+
+	for (struct mclient *o = m->next; o; o = o->next)
+		if (!o->closing && !o->answered)
+			oldest = o;
+	if (oldest)
+		on_timeout(&oldest->timer);
+	return oldest != NULL;
+}
+
 static void client_link(struct mclient *m)
 {
 	m->next = ms.clients;
@@ -340,11 +357,12 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	/*
-	 * Clients refused for their address count no more once closing, so a burst from
-	 * one address leaves room for others in the same turn; the second cap bounds the
-	 * memory of those closing, and past it a refusal costs only a bare handle.
+	 * A client over the cap is let in to learn its address: within its share it may
+	 * take the slot of a request that has not ended. Clients cut or refused count no
+	 * more once closing; the second cap bounds the memory of those closing, and past
+	 * it a refusal costs only a bare handle.
 	 */
-	if (ms.nclients < METRICS_CLIENTS_MAX && ms.nallocated < 2 * METRICS_CLIENTS_MAX)
+	if (ms.nallocated < 2 * METRICS_CLIENTS_MAX)
 		m = calloc(1, sizeof(*m));
 	else
 		m = NULL;
@@ -359,7 +377,7 @@ static void on_connection(uv_stream_t *server, int status)
 	m->tcp.data = m->timer.data = m;
 	if (uv_accept(server, (uv_stream_t *)&m->tcp) != 0) {
 		client_close(m);
-	} else if (!within_share(m)) {
+	} else if (!within_share(m) || (ms.nclients > METRICS_CLIENTS_MAX && !make_room(m))) {
 		answer_once(&m->tcp, "503 Service Unavailable");
 		client_close(m);
 	} else if (uv_read_start((uv_stream_t *)&m->tcp, on_alloc, on_read) != 0 ||

@@ -111,6 +111,34 @@ class Share(unittest.TestCase):
             with d.connect() as smtp:
                 self.assertEqual(smtp.recv(4096), DEFAULT_REPLY)
 
+    def test_partial_requests_from_four_addresses_leave_room_for_scrapes(self):
+        # Four addresses within their share fill all 8 slots; when one request is cut
+        # its holder opens another at once, so slots never stay free for long.
+        with Daemon(METRICS_CONFIG) as d:
+            port = metrics_port(d)
+            holders = [PartialRequests(port, f"127.0.0.{i}", 2) for i in range(2, 6)]
+            for h in holders:
+                h.start()
+            for h in holders:
+                self.assertTrue(h.ready.wait(10))
+            try:
+                statuses = []
+                for _ in range(8):
+                    statuses.append(scrape(port)[0])
+                    holders[0].done.wait(0.5)
+            finally:
+                for h in holders:
+                    h.done.set()
+                for h in holders:
+                    h.join(10)
+            self.assertEqual(statuses, [200] * 8)
+            # A request cut for a newcomer is answered 408 like one past its deadline.
+            answers = [a for h in holders for a in h.answers]
+            self.assertIn("408", answers)
+            self.assertLessEqual(set(answers), {"408", "503", "reset"}, answers)
+            with d.connect() as smtp:
+                self.assertEqual(smtp.recv(4096), DEFAULT_REPLY)
+
     def test_a_silent_connection_gets_408_and_frees_its_slot(self):
         with Daemon(METRICS_CONFIG) as d:
             port = metrics_port(d)
