@@ -29,6 +29,7 @@ struct mclient {
 	size_t len;
 	int handles; /* open handles; freed when the last closes */
 	bool answered;
+	bool written; /* the whole answer handed to the kernel: only waiting for the EOF */
 	bool closing;
 	char buf[METRICS_REQUEST_MAX];
 };
@@ -117,6 +118,8 @@ static void on_write(uv_write_t *req, int status)
 	m->shutdown_req.data = m;
 	if (status < 0 || uv_shutdown(&m->shutdown_req, (uv_stream_t *)&m->tcp, on_shutdown) != 0)
 		client_close(m);
+	else
+		m->written = true;
 }
 
 static void respond(struct mclient *m, const char *status, const char *extra, char *body,
@@ -322,16 +325,16 @@ static bool within_share(struct mclient *m)
 }
 
 /*
- * Every slot is taken: the oldest client whose request has not ended, m aside, is cut
- * as at its deadline, so holding requests open from a few addresses cannot keep a
- * prompt scraper out. The list runs newest first.
+ * Every slot is taken: the oldest client, m aside, whose request has not ended or whose
+ * answer is written is cut as at its deadline, so holding connections open from a few
+ * addresses cannot keep a prompt scraper out. The list runs newest first.
  */
 static bool make_room(struct mclient *m)
 {
 	struct mclient *oldest = NULL;
 
 	for (struct mclient *o = m->next; o; o = o->next)
-		if (!o->closing && !o->answered)
+		if (!o->closing && (!o->answered || o->written))
 			oldest = o;
 	if (oldest)
 		on_timeout(&oldest->timer);

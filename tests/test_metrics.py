@@ -85,7 +85,47 @@ class PartialRequests(threading.Thread):
             s.close()
 
 
+class UnreadAnswers(PartialRequests):
+    """As PartialRequests, but each connection sends a whole request, then neither
+    reads its answer nor closes: past the daemon's FIN it goes on sending a byte every
+    0.2 s until that is refused, which is how it sees the daemon's close."""
+
+    def open(self):
+        s = socket.socket()
+        s.bind((self.source, 0))
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(PARTIAL + b"\r\n")
+        return s
+
+    def ended(self, s):
+        try:
+            s.send(b"X")
+        except OSError:
+            return "reset"
+        return None
+
+
 class Share(unittest.TestCase):
+    def hold_and_scrape(self, port, holder):
+        """Statuses of 8 scrapes from 127.0.0.1, 0.5 s apart, while 127.0.0.2-5 each
+        hold 2 connections of the holder class; and how the holders' connections ended."""
+        holders = [holder(port, f"127.0.0.{i}", 2) for i in range(2, 6)]
+        for h in holders:
+            h.start()
+        for h in holders:
+            self.assertTrue(h.ready.wait(10))
+        try:
+            statuses = []
+            for _ in range(8):
+                statuses.append(scrape(port)[0])
+                holders[0].done.wait(0.5)
+        finally:
+            for h in holders:
+                h.done.set()
+            for h in holders:
+                h.join(10)
+        return statuses, [a for h in holders for a in h.answers]
+
     def test_one_address_holding_partial_requests_leaves_room_for_scrapes(self):
         with Daemon(METRICS_CONFIG) as d:
             port = metrics_port(d)
@@ -115,29 +155,19 @@ class Share(unittest.TestCase):
         # Four addresses within their share fill all 8 slots; when one request is cut
         # its holder opens another at once, so slots never stay free for long.
         with Daemon(METRICS_CONFIG) as d:
-            port = metrics_port(d)
-            holders = [PartialRequests(port, f"127.0.0.{i}", 2) for i in range(2, 6)]
-            for h in holders:
-                h.start()
-            for h in holders:
-                self.assertTrue(h.ready.wait(10))
-            try:
-                statuses = []
-                for _ in range(8):
-                    statuses.append(scrape(port)[0])
-                    holders[0].done.wait(0.5)
-            finally:
-                for h in holders:
-                    h.done.set()
-                for h in holders:
-                    h.join(10)
+            statuses, answers = self.hold_and_scrape(metrics_port(d), PartialRequests)
             self.assertEqual(statuses, [200] * 8)
             # A request cut for a newcomer is answered 408 like one past its deadline.
-            answers = [a for h in holders for a in h.answers]
             self.assertIn("408", answers)
             self.assertLessEqual(set(answers), {"408", "503", "reset"}, answers)
             with d.connect() as smtp:
                 self.assertEqual(smtp.recv(4096), DEFAULT_REPLY)
+
+    def test_answers_left_unread_from_four_addresses_leave_room_for_scrapes(self):
+        with Daemon(METRICS_CONFIG) as d:
+            statuses, answers = self.hold_and_scrape(metrics_port(d), UnreadAnswers)
+            self.assertEqual(statuses, [200] * 8)
+            self.assertIn("reset", answers)
 
     def test_a_silent_connection_gets_408_and_frees_its_slot(self):
         with Daemon(METRICS_CONFIG) as d:
