@@ -45,12 +45,15 @@ static struct {
 	struct mclient *clients;
 	unsigned nclients;   /* open and not closing: the cap */
 	unsigned nallocated; /* closing ones too, gone by the end of this loop turn */
+	uv_check_t turn;     /* runs once after a loop turn that accepted */
+	unsigned accepted;   /* in this loop turn */
+	uv_stream_t *held;   /* the listener, when a connection waits for the next turn */
 } ms;
 
 int metrics_init(uv_loop_t *loop)
 {
 	ms.loop = loop;
-	return 0;
+	return uv_check_init(loop, &ms.turn);
 }
 
 static void on_client_close(uv_handle_t *h)
@@ -351,6 +354,34 @@ static void client_link(struct mclient *m)
 	ms.nallocated++;
 }
 
+static void on_connection(uv_stream_t *server, int status);
+
+static void on_turn_end(uv_check_t *c)
+{
+	uv_stream_t *held = ms.held;
+
+	uv_check_stop(c);
+	ms.accepted = 0;
+	ms.held = NULL;
+	if (held)
+		on_connection(held, 0);
+}
+
+/*
+ * libuv accepts for as long as connections are queued; past a batch in one loop turn,
+ * one is left pending, which stops libuv from watching the listener until the next
+ * turn accepts it, so that a flood of connections cannot starve the rest of the loop.
+ */
+static bool batch_full(uv_stream_t *server)
+{
+	if (ms.accepted++ == 0)
+		uv_check_start(&ms.turn, on_turn_end);
+	if (ms.accepted <= METRICS_ACCEPT_BATCH)
+		return false;
+	ms.held = server;
+	return true;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct mclient *m;
@@ -359,6 +390,8 @@ static void on_connection(uv_stream_t *server, int status)
 		stats_accept_error(status);
 		return;
 	}
+	if (batch_full(server))
+		return;
 	/*
 	 * A client over the cap is let in to learn its address: within its share it may
 	 * take the slot of a request that has not ended. Clients cut or refused count no
@@ -399,6 +432,7 @@ static void listener_stop(void)
 	if (ms.listener)
 		uv_close((uv_handle_t *)ms.listener, on_listener_close);
 	ms.listener = NULL;
+	ms.held = NULL; /* its connection is closed with it */
 }
 
 static int listener_bind(uv_tcp_t *t, const struct metrics_settings *s)
@@ -410,7 +444,7 @@ static int listener_bind(uv_tcp_t *t, const struct metrics_settings *s)
 
 	if ((err = uv_tcp_bind(t, &s->addr.sa,
 			       s->addr.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) != 0 ||
-	    (err = uv_listen((uv_stream_t *)t, 16, on_connection)) != 0 ||
+	    (err = uv_listen((uv_stream_t *)t, METRICS_ACCEPT_BATCH, on_connection)) != 0 ||
 	    (err = uv_tcp_getsockname(t, &bound.sa, &len)) != 0)
 		return err;
 	addr_text(&bound.sa, ip, sizeof(ip), &port);

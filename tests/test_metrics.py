@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -178,6 +179,29 @@ class Share(unittest.TestCase):
                 answer = read_until_eof(s)
                 self.assertTrue(answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"),
                                 answer)
+                s.close()
+            self.assertEqual(scrape(port)[0], 200)
+
+
+class Burst(unittest.TestCase):
+    def test_a_burst_past_one_turns_accepts_leaves_it_listening(self):
+        # Accepting stops for the rest of a loop turn after 16 connections; a listener
+        # not watched again afterwards would leave the scrape below hanging.
+        with Daemon(METRICS_CONFIG) as d:
+            port = metrics_port(d)
+            burst = []
+            for _ in range(100):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                burst.append(s)
+            deadline = time.monotonic() + 20
+            for s in burst:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                try:
+                    read_until_eof(s)
+                except OSError:  # reset, or a SYN the full backlog dropped
+                    pass
                 s.close()
             self.assertEqual(scrape(port)[0], 200)
 
