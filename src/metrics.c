@@ -6,9 +6,11 @@
  * answer is written without blocking, so a client that never reads just runs into its
  * deadline.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "build-config.h"
 #include "http.h"
@@ -274,20 +276,26 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		*buf = uv_buf_init(m->buf + m->len, (unsigned)(sizeof(m->buf) - m->len));
 }
 
+/* n more bytes of the request are in m->buf: whether they end it, and it is answered. */
+static bool request_grew(struct mclient *m, size_t n)
+{
+	enum http_request r;
+
+	m->len += n;
+	if ((r = http_read(m->buf, m->len, sizeof(m->buf))) == HTTP_INCOMPLETE)
+		return false;
+	handle(m, r);
+	return true;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct mclient *m = s->data;
-	enum http_request r;
 
-	if (nread < 0) {
+	if (nread < 0)
 		client_close(m);
-		return;
-	}
-	if (m->answered || nread == 0)
-		return;
-	m->len += (size_t)nread;
-	if ((r = http_read(m->buf, m->len, sizeof(m->buf))) != HTTP_INCOMPLETE)
-		handle(m, r);
+	else if (!m->answered && nread > 0)
+		request_grew(m, (size_t)nread);
 }
 
 static void on_refused_close(uv_handle_t *h)
@@ -328,20 +336,48 @@ static bool within_share(struct mclient *m)
 }
 
 /*
+ * Reads, past libuv, what has arrived of a request whose read callback may not have
+ * run yet (it was accepted in this loop turn, or its bytes wait in this one's events),
+ * so that a request already there is answered rather than cut. Whether m is now
+ * answered or closing.
+ */
+static bool read_arrived(struct mclient *m)
+{
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	if (uv_fileno((uv_handle_t *)&m->tcp, &fd) != 0)
+		return false;
+	n = recv(fd, m->buf + m->len, sizeof(m->buf) - m->len, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		client_close(m);
+		return true;
+	}
+	return n > 0 && request_grew(m, (size_t)n);
+}
+
+/*
  * Every slot is taken: the oldest client, m aside, whose request has not ended or whose
  * answer is written is cut as at its deadline, so holding connections open from a few
  * addresses cannot keep a prompt scraper out. The list runs newest first.
  */
 static bool make_room(struct mclient *m)
 {
-	struct mclient *oldest = NULL;
+	for (;;) {
+		struct mclient *oldest = NULL;
 
-	for (struct mclient *o = m->next; o; o = o->next)
-		if (!o->closing && (!o->answered || o->written))
-			oldest = o;
-	if (oldest)
-		on_timeout(&oldest->timer);
-	return oldest != NULL;
+		for (struct mclient *o = m->next; o; o = o->next)
+			if (!o->closing && (!o->answered || o->written))
+				oldest = o;
+		if (!oldest)
+			return false;
+		if (oldest->answered || !read_arrived(oldest)) {
+			on_timeout(&oldest->timer);
+			return true;
+		}
+		if (oldest->closing)
+			return true;
+	}
 }
 
 static void client_link(struct mclient *m)

@@ -183,6 +183,57 @@ class Share(unittest.TestCase):
             self.assertEqual(scrape(port)[0], 200)
 
 
+def accept_queue(port):
+    """Connections waiting for nullmxd to accept them on 127.0.0.1:port."""
+    local = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == local and fields[3] == "0A":  # listening
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError("no listener on port %d" % port)
+
+
+def connect_from(source, port, data):
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(data)
+    return s
+
+
+class Cut(unittest.TestCase):
+    def test_a_request_that_has_arrived_is_answered_not_cut(self):
+        # Five partial requests hold slots. With nullmxd stopped, a scrape sends its
+        # whole request, then ten clients from fresh addresses connect with partial
+        # ones: all eleven are accepted in one loop turn, before any is read. The scrape
+        # and two newcomers take the free slots, the next five newcomers cut the five
+        # older requests, and the eighth finds the scrape the oldest: its request,
+        # already there, is read and answered then instead of being cut.
+        with Daemon(METRICS_CONFIG) as d:
+            port = metrics_port(d)
+            held = [connect_from(f"127.0.0.{2 + i // 2}", port, PARTIAL) for i in range(5)]
+            while accept_queue(port):
+                time.sleep(0.05)
+            d.proc.send_signal(signal.SIGSTOP)
+            try:
+                scraper = connect_from("127.0.0.1", port,
+                                       b"GET /metrics HTTP/1.1\r\nHost: nullmxd\r\n\r\n")
+                held += [connect_from(f"127.0.0.{10 + i}", port, PARTIAL) for i in range(10)]
+                self.assertEqual(accept_queue(port), 11)
+            finally:
+                d.proc.send_signal(signal.SIGCONT)
+            with scraper:
+                scraper.settimeout(10)
+                try:
+                    answer = read_until_eof(scraper)
+                except ConnectionResetError:
+                    answer = b"reset"
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer)
+            for s in held:
+                s.close()
+
+
 class Burst(unittest.TestCase):
     def test_a_burst_past_one_turns_accepts_leaves_it_listening(self):
         # Accepting stops for the rest of a loop turn after 16 connections; a listener
