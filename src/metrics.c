@@ -2,9 +2,11 @@
  * The metrics listener: HTTP/1.x, one request per connection, answered and closed.
  * Each client gets a deadline for its header and one for taking the answer, and a
  * request-size cap; only a few may be open at once, and only a share of those from one
- * address, so that a client holding connections open cannot lock a scraper out. The
- * answer is written without blocking, so a client that never reads just runs into its
- * deadline.
+ * address. When all are taken, a newcomer within its share takes the slot of the
+ * oldest that is still sending its request or has its answer and does not close, so
+ * that clients holding connections open, even from several addresses, cannot lock a
+ * scraper out. The answer is written without blocking, so a client that never reads
+ * just runs into its deadline.
  */
 #include <errno.h>
 #include <stdio.h>
