@@ -17,6 +17,7 @@
 #define METRICS_CLIENTS_MAX 8
 #define METRICS_CLIENTS_PER_ADDR 2 /* of METRICS_CLIENTS_MAX, per address */
 #define METRICS_IPV6_PREFIX 64     /* what counts as one IPv6 address */
+#define METRICS_ACCEPT_BATCH 16    /* listen backlog, and accepts per loop turn */
 
 int metrics_init(uv_loop_t *loop);
 /* Opens, moves or closes the listener; a failure is logged and leaves none open. */

@@ -2,13 +2,17 @@
  * The metrics listener: HTTP/1.x, one request per connection, answered and closed.
  * Each client gets a deadline for its header and one for taking the answer, and a
  * request-size cap; only a few may be open at once, and only a share of those from one
- * address, so that a client holding connections open cannot lock a scraper out. The
- * answer is written without blocking, so a client that never reads just runs into its
- * deadline.
+ * address. When all are taken, a newcomer within its share takes the slot of the
+ * oldest that is still sending its request or has its answer and does not close, so
+ * that clients holding connections open, even from several addresses, cannot lock a
+ * scraper out. The answer is written without blocking, so a client that never reads
+ * just runs into its deadline.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "build-config.h"
 #include "http.h"
@@ -29,6 +33,7 @@ struct mclient {
 	size_t len;
 	int handles; /* open handles; freed when the last closes */
 	bool answered;
+	bool written; /* the whole answer handed to the kernel: only waiting for the EOF */
 	bool closing;
 	char buf[METRICS_REQUEST_MAX];
 };
@@ -44,12 +49,15 @@ static struct {
 	struct mclient *clients;
 	unsigned nclients;   /* open and not closing: the cap */
 	unsigned nallocated; /* closing ones too, gone by the end of this loop turn */
+	uv_check_t turn;     /* runs once after a loop turn that accepted */
+	unsigned accepted;   /* in this loop turn */
+	uv_stream_t *held;   /* the listener, when a connection waits for the next turn */
 } ms;
 
 int metrics_init(uv_loop_t *loop)
 {
 	ms.loop = loop;
-	return 0;
+	return uv_check_init(loop, &ms.turn);
 }
 
 static void on_client_close(uv_handle_t *h)
@@ -117,6 +125,8 @@ static void on_write(uv_write_t *req, int status)
 	m->shutdown_req.data = m;
 	if (status < 0 || uv_shutdown(&m->shutdown_req, (uv_stream_t *)&m->tcp, on_shutdown) != 0)
 		client_close(m);
+	else
+		m->written = true;
 }
 
 static void respond(struct mclient *m, const char *status, const char *extra, char *body,
@@ -268,20 +278,26 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		*buf = uv_buf_init(m->buf + m->len, (unsigned)(sizeof(m->buf) - m->len));
 }
 
+/* n more bytes of the request are in m->buf: whether they end it, and it is answered. */
+static bool request_grew(struct mclient *m, size_t n)
+{
+	enum http_request r;
+
+	m->len += n;
+	if ((r = http_read(m->buf, m->len, sizeof(m->buf))) == HTTP_INCOMPLETE)
+		return false;
+	handle(m, r);
+	return true;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct mclient *m = s->data;
-	enum http_request r;
 
-	if (nread < 0) {
+	if (nread < 0)
 		client_close(m);
-		return;
-	}
-	if (m->answered || nread == 0)
-		return;
-	m->len += (size_t)nread;
-	if ((r = http_read(m->buf, m->len, sizeof(m->buf))) != HTTP_INCOMPLETE)
-		handle(m, r);
+	else if (!m->answered && nread > 0)
+		request_grew(m, (size_t)nread);
 }
 
 static void on_refused_close(uv_handle_t *h)
@@ -321,6 +337,51 @@ static bool within_share(struct mclient *m)
 	return same <= METRICS_CLIENTS_PER_ADDR;
 }
 
+/*
+ * Reads, past libuv, what has arrived of a request whose read callback may not have
+ * run yet (it was accepted in this loop turn, or its bytes wait in this one's events),
+ * so that a request already there is answered rather than cut. Whether m is now
+ * answered or closing.
+ */
+static bool read_arrived(struct mclient *m)
+{
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	if (uv_fileno((uv_handle_t *)&m->tcp, &fd) != 0)
+		return false;
+	n = recv(fd, m->buf + m->len, sizeof(m->buf) - m->len, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		client_close(m);
+		return true;
+	}
+	return n > 0 && request_grew(m, (size_t)n);
+}
+
+/*
+ * Every slot is taken: the oldest client, m aside, whose request has not ended or whose
+ * answer is written is cut as at its deadline, so holding connections open from a few
+ * addresses cannot keep a prompt scraper out. The list runs newest first.
+ */
+static bool make_room(struct mclient *m)
+{
+	for (;;) {
+		struct mclient *oldest = NULL;
+
+		for (struct mclient *o = m->next; o; o = o->next)
+			if (!o->closing && (!o->answered || o->written))
+				oldest = o;
+		if (!oldest)
+			return false;
+		if (oldest->answered || !read_arrived(oldest)) {
+			on_timeout(&oldest->timer);
+			return true;
+		}
+		if (oldest->closing)
+			return true;
+	}
+}
+
 static void client_link(struct mclient *m)
 {
 	m->next = ms.clients;
@@ -331,6 +392,34 @@ static void client_link(struct mclient *m)
 	ms.nallocated++;
 }
 
+static void on_connection(uv_stream_t *server, int status);
+
+static void on_turn_end(uv_check_t *c)
+{
+	uv_stream_t *held = ms.held;
+
+	uv_check_stop(c);
+	ms.accepted = 0;
+	ms.held = NULL;
+	if (held)
+		on_connection(held, 0);
+}
+
+/*
+ * libuv accepts for as long as connections are queued; past a batch in one loop turn,
+ * one is left pending, which stops libuv from watching the listener until the next
+ * turn accepts it, so that a flood of connections cannot starve the rest of the loop.
+ */
+static bool batch_full(uv_stream_t *server)
+{
+	if (ms.accepted++ == 0)
+		uv_check_start(&ms.turn, on_turn_end);
+	if (ms.accepted <= METRICS_ACCEPT_BATCH)
+		return false;
+	ms.held = server;
+	return true;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct mclient *m;
@@ -339,12 +428,15 @@ static void on_connection(uv_stream_t *server, int status)
 		stats_accept_error(status);
 		return;
 	}
+	if (batch_full(server))
+		return;
 	/*
-	 * Clients refused for their address count no more once closing, so a burst from
-	 * one address leaves room for others in the same turn; the second cap bounds the
-	 * memory of those closing, and past it a refusal costs only a bare handle.
+	 * A client over the cap is let in to learn its address: within its share it may
+	 * take the slot of a request that has not ended. Clients cut or refused count no
+	 * more once closing; the second cap bounds the memory of those closing, and past
+	 * it a refusal costs only a bare handle.
 	 */
-	if (ms.nclients < METRICS_CLIENTS_MAX && ms.nallocated < 2 * METRICS_CLIENTS_MAX)
+	if (ms.nallocated < 2 * METRICS_CLIENTS_MAX)
 		m = calloc(1, sizeof(*m));
 	else
 		m = NULL;
@@ -359,7 +451,7 @@ static void on_connection(uv_stream_t *server, int status)
 	m->tcp.data = m->timer.data = m;
 	if (uv_accept(server, (uv_stream_t *)&m->tcp) != 0) {
 		client_close(m);
-	} else if (!within_share(m)) {
+	} else if (!within_share(m) || (ms.nclients > METRICS_CLIENTS_MAX && !make_room(m))) {
 		answer_once(&m->tcp, "503 Service Unavailable");
 		client_close(m);
 	} else if (uv_read_start((uv_stream_t *)&m->tcp, on_alloc, on_read) != 0 ||
@@ -378,6 +470,7 @@ static void listener_stop(void)
 	if (ms.listener)
 		uv_close((uv_handle_t *)ms.listener, on_listener_close);
 	ms.listener = NULL;
+	ms.held = NULL; /* its connection is closed with it */
 }
 
 static int listener_bind(uv_tcp_t *t, const struct metrics_settings *s)
@@ -389,7 +482,7 @@ static int listener_bind(uv_tcp_t *t, const struct metrics_settings *s)
 
 	if ((err = uv_tcp_bind(t, &s->addr.sa,
 			       s->addr.sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) != 0 ||
-	    (err = uv_listen((uv_stream_t *)t, 16, on_connection)) != 0 ||
+	    (err = uv_listen((uv_stream_t *)t, METRICS_ACCEPT_BATCH, on_connection)) != 0 ||
 	    (err = uv_tcp_getsockname(t, &bound.sa, &len)) != 0)
 		return err;
 	addr_text(&bound.sa, ip, sizeof(ip), &port);

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -85,7 +86,47 @@ class PartialRequests(threading.Thread):
             s.close()
 
 
+class UnreadAnswers(PartialRequests):
+    """As PartialRequests, but each connection sends a whole request, then neither
+    reads its answer nor closes: past the daemon's FIN it goes on sending a byte every
+    0.2 s until that is refused, which is how it sees the daemon's close."""
+
+    def open(self):
+        s = socket.socket()
+        s.bind((self.source, 0))
+        s.connect(("127.0.0.1", self.port))
+        s.sendall(PARTIAL + b"\r\n")
+        return s
+
+    def ended(self, s):
+        try:
+            s.send(b"X")
+        except OSError:
+            return "reset"
+        return None
+
+
 class Share(unittest.TestCase):
+    def hold_and_scrape(self, port, holder):
+        """Statuses of 8 scrapes from 127.0.0.1, 0.5 s apart, while 127.0.0.2-5 each
+        hold 2 connections of the holder class; and how the holders' connections ended."""
+        holders = [holder(port, f"127.0.0.{i}", 2) for i in range(2, 6)]
+        for h in holders:
+            h.start()
+        for h in holders:
+            self.assertTrue(h.ready.wait(10))
+        try:
+            statuses = []
+            for _ in range(8):
+                statuses.append(scrape(port)[0])
+                holders[0].done.wait(0.5)
+        finally:
+            for h in holders:
+                h.done.set()
+            for h in holders:
+                h.join(10)
+        return statuses, [a for h in holders for a in h.answers]
+
     def test_one_address_holding_partial_requests_leaves_room_for_scrapes(self):
         with Daemon(METRICS_CONFIG) as d:
             port = metrics_port(d)
@@ -111,6 +152,24 @@ class Share(unittest.TestCase):
             with d.connect() as smtp:
                 self.assertEqual(smtp.recv(4096), DEFAULT_REPLY)
 
+    def test_partial_requests_from_four_addresses_leave_room_for_scrapes(self):
+        # Four addresses within their share fill all 8 slots; when one request is cut
+        # its holder opens another at once, so slots never stay free for long.
+        with Daemon(METRICS_CONFIG) as d:
+            statuses, answers = self.hold_and_scrape(metrics_port(d), PartialRequests)
+            self.assertEqual(statuses, [200] * 8)
+            # A request cut for a newcomer is answered 408 like one past its deadline.
+            self.assertIn("408", answers)
+            self.assertLessEqual(set(answers), {"408", "503", "reset"}, answers)
+            with d.connect() as smtp:
+                self.assertEqual(smtp.recv(4096), DEFAULT_REPLY)
+
+    def test_answers_left_unread_from_four_addresses_leave_room_for_scrapes(self):
+        with Daemon(METRICS_CONFIG) as d:
+            statuses, answers = self.hold_and_scrape(metrics_port(d), UnreadAnswers)
+            self.assertEqual(statuses, [200] * 8)
+            self.assertIn("reset", answers)
+
     def test_a_silent_connection_gets_408_and_frees_its_slot(self):
         with Daemon(METRICS_CONFIG) as d:
             port = metrics_port(d)
@@ -120,6 +179,80 @@ class Share(unittest.TestCase):
                 answer = read_until_eof(s)
                 self.assertTrue(answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"),
                                 answer)
+                s.close()
+            self.assertEqual(scrape(port)[0], 200)
+
+
+def accept_queue(port):
+    """Connections waiting for nullmxd to accept them on 127.0.0.1:port."""
+    local = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == local and fields[3] == "0A":  # listening
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError("no listener on port %d" % port)
+
+
+def connect_from(source, port, data):
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(data)
+    return s
+
+
+class Cut(unittest.TestCase):
+    def test_a_request_that_has_arrived_is_answered_not_cut(self):
+        # Five partial requests hold slots. With nullmxd stopped, a scrape sends its
+        # whole request, then ten clients from fresh addresses connect with partial
+        # ones: all eleven are accepted in one loop turn, before any is read. The scrape
+        # and two newcomers take the free slots, the next five newcomers cut the five
+        # older requests, and the eighth finds the scrape the oldest: its request,
+        # already there, is read and answered then instead of being cut.
+        with Daemon(METRICS_CONFIG) as d:
+            port = metrics_port(d)
+            held = [connect_from(f"127.0.0.{2 + i // 2}", port, PARTIAL) for i in range(5)]
+            while accept_queue(port):
+                time.sleep(0.05)
+            d.proc.send_signal(signal.SIGSTOP)
+            try:
+                scraper = connect_from("127.0.0.1", port,
+                                       b"GET /metrics HTTP/1.1\r\nHost: nullmxd\r\n\r\n")
+                held += [connect_from(f"127.0.0.{10 + i}", port, PARTIAL) for i in range(10)]
+                self.assertEqual(accept_queue(port), 11)
+            finally:
+                d.proc.send_signal(signal.SIGCONT)
+            with scraper:
+                scraper.settimeout(10)
+                try:
+                    answer = read_until_eof(scraper)
+                except ConnectionResetError:
+                    answer = b"reset"
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer)
+            for s in held:
+                s.close()
+
+
+class Burst(unittest.TestCase):
+    def test_a_burst_past_one_turns_accepts_leaves_it_listening(self):
+        # Accepting stops for the rest of a loop turn after 16 connections; a listener
+        # not watched again afterwards would leave the scrape below hanging.
+        with Daemon(METRICS_CONFIG) as d:
+            port = metrics_port(d)
+            burst = []
+            for _ in range(100):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                burst.append(s)
+            deadline = time.monotonic() + 20
+            for s in burst:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                try:
+                    read_until_eof(s)
+                except OSError:  # reset, or a SYN the full backlog dropped
+                    pass
                 s.close()
             self.assertEqual(scrape(port)[0], 200)
 
