@@ -309,16 +309,42 @@ static void on_refused_close(uv_handle_t *h)
  * Over the client cap: accept anyway, as a connection left pending stops libuv from
  * watching the listener for good, and answer 503.
  */
+static void on_turn_end(uv_check_t *c);
+static void on_connection(uv_stream_t *server, int status);
+
+/*
+ * libuv stops watching a listener whose callback leaves its connection unaccepted:
+ * the connection waits for the end of the loop turn, which takes it (or holds it
+ * again) and so watches the listener again.
+ */
+static void hold(uv_stream_t *server)
+{
+	ms.held = server;
+	uv_check_start(&ms.turn, on_turn_end);
+}
+
+/* A failed uv_accept() has closed its connection and stopped watching: watch again. */
+static void rearm(uv_stream_t *server)
+{
+	int err = uv_listen(server, METRICS_ACCEPT_BATCH, on_connection);
+
+	if (err != 0)
+		log_warnx("metrics: listening again failed: %s", uv_strerror(err));
+}
+
 static void refuse(uv_stream_t *server)
 {
 	uv_tcp_t *t = malloc(sizeof(*t));
 
 	if (!t || uv_tcp_init(ms.loop, t) != 0) {
-		free(t); /* out of memory: the listener waits for the next uv_accept */
+		free(t); /* out of memory: try again after this turn */
+		hold(server);
 		return;
 	}
 	if (uv_accept(server, (uv_stream_t *)t) == 0)
 		answer_once(t, "503 Service Unavailable");
+	else
+		rearm(server);
 	uv_close((uv_handle_t *)t, on_refused_close);
 }
 
@@ -392,8 +418,6 @@ static void client_link(struct mclient *m)
 	ms.nallocated++;
 }
 
-static void on_connection(uv_stream_t *server, int status);
-
 static void on_turn_end(uv_check_t *c)
 {
 	uv_stream_t *held = ms.held;
@@ -416,7 +440,7 @@ static bool batch_full(uv_stream_t *server)
 		uv_check_start(&ms.turn, on_turn_end);
 	if (ms.accepted <= METRICS_ACCEPT_BATCH)
 		return false;
-	ms.held = server;
+	hold(server);
 	return true;
 }
 
@@ -451,6 +475,7 @@ static void on_connection(uv_stream_t *server, int status)
 	m->tcp.data = m->timer.data = m;
 	if (uv_accept(server, (uv_stream_t *)&m->tcp) != 0) {
 		client_close(m);
+		rearm(server);
 	} else if (!within_share(m) || (ms.nclients > METRICS_CLIENTS_MAX && !make_room(m))) {
 		answer_once(&m->tcp, "503 Service Unavailable");
 		client_close(m);
