@@ -12,10 +12,9 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.request
 
-from nullmxd_test import (BASE_CONFIG, NULLMXD, Daemon, main, parse_line, read_until_eof,
-                          run_nullmxd, write_config)
+from nullmxd_test import (BASE_CONFIG, NULLMXD, Daemon, hammer, main, metric, parse_line,
+                          read_until_eof, run_nullmxd, settle, write_config)
 
 # Every connection logged, none refused: each one must leave a line (or a count).
 CONFIG = BASE_CONFIG + """
@@ -60,47 +59,6 @@ class GatedDaemon(Daemon):
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
             return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
-
-
-def metric(mport, name):
-    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as r:
-        body = r.read().decode()
-    return int(re.search(rf"^{name} (\d+)$", body, re.M).group(1))
-
-
-def settle(mport):
-    """Waits until every connection has ended, and so has been logged or counted: a
-    client sees the reply's end before nullmxd sees the client's."""
-    deadline = time.monotonic() + 30
-    while metric(mport, "nullmxd_connections_open") > 0:
-        if time.monotonic() > deadline:
-            raise AssertionError("connections still open")
-        time.sleep(0.05)
-
-
-def hammer(port, n, threads=4):
-    """n connections to 127.0.0.1:port, each read to its end; every one must get the
-    521. A daemon stuck in a log write answers none, and the client times out."""
-    errors = []
-
-    def run(count):
-        try:
-            for _ in range(count):
-                with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
-                    data = read_until_eof(s)
-                    if not data.startswith(b"521"):
-                        raise AssertionError("no 521: %r" % data)
-        except Exception as e:  # reported by the main thread
-            errors.append(e)
-
-    workers = [threading.Thread(target=run, args=(n // threads + (i < n % threads),))
-               for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    if errors:
-        raise AssertionError("%d clients failed, first: %r" % (len(errors), errors[0]))
 
 
 def is_conn(f):

@@ -17,7 +17,7 @@ import time
 import unittest
 
 import booted
-from nullmxd_test import read_until_eof
+from nullmxd_test import hammer, metric, read_until_eof, settle
 
 SOURCE_DIR = os.environ["SOURCE_DIR"]
 BUILD_DIR = os.environ["BUILD_DIR"]
@@ -38,6 +38,14 @@ deb = None
 timings = {}
 after_install = {}  # each unit's ActiveState right after dpkg -i
 UNITS = ["nullmxd.service", "nullmxd.socket", "nullmxd-activated.service"]
+METRICS_PORT = 9325
+# While journald is stopped, connections come in batches of this many until nullmxd
+# drops lines, and at most STALL_MAX in all: PID 1 gives the stderr stream a 16 MiB
+# socket buffer, which holds about 70,000 conn lines before nullmxd's 1 MiB queue
+# starts to fill; the journal target's socket holds a few hundred datagrams.
+STALL_BATCH = 2000
+STALL_MAX = 200000
+JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/no-rate-limit.conf"
 
 
 def config(text, extra=""):
@@ -227,6 +235,134 @@ class ConnectionTest(unittest.TestCase):
                     unit="nullmxd.service")
                 self.assertIn(" reason=eof", entry["MESSAGE"])
                 self.assertEqual(entry["SYSLOG_IDENTIFIER"], "nullmxd")
+
+
+def log_everything(target):
+    """Config lines: the log target, and every connection logged, none refused, so that
+    each leaves a line or a count; metrics on."""
+    return (f'log = {{ target = "{target}"; per_ip_lines = 0; max_lines_per_second = 0; }};\n'
+            "limits = { per_ip_connections = 0; per_ip_rate = 0; };\n"
+            f'metrics = {{ listen = "127.0.0.1:{METRICS_PORT}"; }};\n')
+
+
+class JournalTest(unittest.TestCase):
+    """Each log target as the journal files it, and a stopped journald."""
+
+    def test_stderr_lines_carry_their_priority(self):
+        cursor = machine.cursor()
+        # A warning the daemon logs honestly: a cap above what LimitNOFILE= allows.
+        start_fresh(extra="max_connections = 10000000;\n")
+        pid = machine.show("nullmxd.service", "MainPID")["MainPID"]
+        # Not LimitNOFILE=: nspawn's own limit may be lower, and caps the unit's.
+        limits = machine.run("cat", f"/proc/{pid}/limits").stdout
+        nofile = int(re.search(r"^Max open files +(\d+)", limits, re.M).group(1))
+        _, port = smtp_reply()
+        conn = machine.wait_journal(
+            lambda e: f"event=conn client=127.0.0.1 client_port={port} " in e["MESSAGE"],
+            unit="nullmxd.service", after=cursor)
+        self.assertEqual(conn["PRIORITY"], "6")
+        self.assertEqual(conn["_TRANSPORT"], "stdout")
+        # journald took the "<6>" as the priority, not as text.
+        self.assertTrue(conn["MESSAGE"].startswith("ts="), conn["MESSAGE"])
+        # The stream keeps its order: the start's warning is in before the conn line.
+        warnings = {str(e["MESSAGE"]): e["PRIORITY"] for e in
+                    machine.journal("-p", "warning", unit="nullmxd.service", after=cursor)}
+        self.assertEqual([m for m in warnings if " event=conn " in m], [])
+        cap = nofile - 32  # the descriptors nullmxd keeps for itself
+        self.assertEqual([p for m, p in warnings.items() if " event=warning " in m and
+                          f"max_connections 10000000 is more than the open-file limit "
+                          f"allows; using {cap}" in m], ["4"], warnings)
+
+    def test_journal_target_fields_in_both_services(self):
+        for unit, start in [("nullmxd.service", "nullmxd.service"),
+                            ("nullmxd-activated.service", "nullmxd.socket")]:
+            with self.subTest(unit=unit):
+                cursor = machine.cursor()
+                start_fresh(start, extra='log = { target = "journal"; };\n')
+                _, port = smtp_reply()
+                entry = machine.wait_journal(
+                    lambda e: True, "NULLMXD_CLIENT=127.0.0.1", "NULLMXD_EVENT=conn",
+                    f"NULLMXD_CLIENT_PORT={port}", unit=unit, after=cursor)
+                self.assertEqual(
+                    {k: entry.get(k) for k in ["_SYSTEMD_UNIT", "_TRANSPORT", "PRIORITY",
+                                               "SYSLOG_IDENTIFIER", "NULLMXD_REASON"]},
+                    {"_SYSTEMD_UNIT": unit, "_TRANSPORT": "journal", "PRIORITY": "6",
+                     "SYSLOG_IDENTIFIER": "nullmxd", "NULLMXD_REASON": "eof"})
+                self.assertRegex(entry["MESSAGE"], rf"^ts=\S+ event=conn client=127\.0\.0\.1 "
+                                 rf"client_port={port} .* reason=eof$")
+                # The activated service's sandbox: a user namespace of its own.
+                if unit == "nullmxd-activated.service":
+                    self.assertEqual(machine.show(unit, "PrivateUsers")["PrivateUsers"], "yes")
+        machine.systemctl("stop", "nullmxd.socket", "nullmxd-activated.service")
+
+    def test_syslog_target_reaches_the_journal_despite_private_devices(self):
+        cursor = machine.cursor()
+        start_fresh(extra='log = { target = "syslog"; };\n')
+        self.assertEqual(machine.show("nullmxd.service", "PrivateDevices")["PrivateDevices"],
+                         "yes")
+        _, port = smtp_reply()
+        entry = machine.wait_journal(
+            lambda e: f"event=conn client=127.0.0.1 client_port={port} " in e["MESSAGE"],
+            "SYSLOG_IDENTIFIER=nullmxd", unit="nullmxd.service", after=cursor)
+        self.assertEqual((entry["_TRANSPORT"], entry["PRIORITY"], entry["SYSLOG_FACILITY"]),
+                         ("syslog", "6", "2"))  # facility mail
+
+    def test_a_stopped_journald_stops_no_client(self):
+        # journald's rate limit would drop lines too: off, so all it lacks is ours. Not
+        # with the unit's LogRateLimitIntervalSec=, which reaches journald through a
+        # cgroup xattr that cgroup v1 (this container on some hosts) does not keep.
+        machine.run("mkdir", "-p", os.path.dirname(JOURNALD_DROPIN))
+        machine.write(JOURNALD_DROPIN, "[Journal]\nRateLimitIntervalSec=0\n")
+        self.addCleanup(machine.systemctl, "restart", "systemd-journald.service")
+        self.addCleanup(machine.run, "rm", "-f", JOURNALD_DROPIN)
+        machine.systemctl("restart", "systemd-journald.service")
+        for target in ["stderr", "journal"]:
+            with self.subTest(target=target):
+                self.stall_journald(target)
+
+    def stall_journald(self, target):
+        start_fresh(extra=log_everything(target))
+        journald = machine.show("systemd-journald.service", "MainPID")["MainPID"]
+        # This process's lines alone, whatever an earlier one still has queued.
+        this = "_PID=" + machine.show("nullmxd.service", "MainPID")["MainPID"]
+        cursor = machine.cursor()
+        machine.run("sh", "-c", 'kill -STOP "$1"', "sh", journald)
+        try:
+            total, dropped, start = 0, 0, time.monotonic()
+            while dropped == 0 and total < STALL_MAX:
+                hammer(25, STALL_BATCH)  # every one must get the 521
+                total += STALL_BATCH
+                settle(METRICS_PORT)  # every connection ended: logged or dropped
+                dropped = metric(METRICS_PORT, "nullmxd_log_lines_dropped_total")
+            took = time.monotonic() - start
+        finally:
+            # Whatever failed: the rest of the suite needs a journald that runs.
+            machine.run("sh", "-c", 'kill -CONT "$1"', "sh", journald)
+        print(f"{target}: {total} connections with journald stopped, in {took:.1f} s; "
+              f"{dropped} lines dropped")
+        self.assertGreater(dropped, 0)
+        report = machine.wait_journal(lambda e: " event=log_dropped " in e["MESSAGE"],
+                                      "-p", "warning", this, after=cursor, timeout=60)
+        self.assertEqual(report["PRIORITY"], "4")
+        count = int(re.search(r" count=(\d+)$", report["MESSAGE"]).group(1))
+        self.assertEqual(count, dropped)
+        # A last connection: once its line is in, every earlier one is.
+        _, port = smtp_reply()
+        machine.wait_journal(lambda e: True, "--grep", f" client_port={port} ", this,
+                             after=cursor, timeout=60)
+        entries = machine.journal(this, after=cursor, fields=["MESSAGE"])
+        events = [m.group(1) for m in (re.match(r"ts=\S+ event=(\w+)", str(e.get("MESSAGE")))
+                                       for e in entries) if m]
+        self.assertEqual(events.count("log_dropped"), 1)
+        # The last connection's line is one more.
+        self.assertEqual(events.count("conn") - 1 + count, total)
+        self.assertEqual(metric(METRICS_PORT, "nullmxd_log_lines_dropped_total"), dropped)
+        start = time.monotonic()
+        machine.systemctl("stop", "nullmxd.service")
+        took = time.monotonic() - start
+        print(f"{target}: stop after the stall: {took:.2f} s")
+        self.assertLess(took, STOP_MAX_S)
+        self.assertEqual(machine.show("nullmxd.service", "Result"), {"Result": "success"})
 
 
 class ReloadTest(unittest.TestCase):
