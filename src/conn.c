@@ -105,7 +105,9 @@ static void shed(struct conn *c, enum end_reason why);
 static size_t write_now(struct conn *c, uv_buf_t buf);
 static void proxy_input(struct conn *c, const char *p, size_t len);
 static void start_greeting(struct conn *c);
+static bool start_commands(struct conn *c);
 static void session_input(struct conn *c, const char *p, size_t len);
+static void note_reject(struct conn *c);
 static void hold_input(struct conn *c, const char *p, size_t len);
 static void resume_session(struct conn *c);
 static void arm_session_timer(struct conn *c, uint64_t ms);
@@ -124,6 +126,7 @@ static bool drain_check(struct drain_entry *e);
 static void drain_expire(struct drain_entry *e);
 static void conn_close(struct conn *c, enum end_reason why);
 static void log_conn(struct conn *c, enum end_reason why);
+static void log_where(struct conn *c);
 static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa);
 static void sessions_remove(struct conn *c);
 static void on_close(uv_handle_t *h);
@@ -371,11 +374,26 @@ static void start_greeting(struct conn *c)
 		return;
 	}
 	c->phase = PHASE_SESSION;
-	smtp_reader_init(&c->session->reader, p->mode, p->max_commands);
+	if (!start_commands(c)) {
+		conn_close(c, END_ERROR);
+		return;
+	}
 	c->session->session_deadline_ms = uv_now(cs.loop) + p->session_timeout_ms;
 	arm_session_timer(c, p->idle_timeout_ms);
 	if (start_reading(c) != 0)
 		conn_close(c, END_ERROR);
+}
+
+/* The command reader; in rcpt mode with log.rejects, with room for the envelope. */
+static bool start_commands(struct conn *c)
+{
+	const struct profile *p = c->profile;
+	struct smtp_envelope *env = NULL;
+
+	if (p->mode == SMTP_MODE_RCPT && cs.set.log_rejects && !(env = malloc(sizeof(*env))))
+		return false;
+	smtp_reader_init(&c->session->reader, p->mode, p->max_commands, env);
+	return true;
 }
 
 /*
@@ -398,6 +416,8 @@ static void session_input(struct conn *c, const char *p, size_t len)
 		if (d.reply == SMTP_REPLY_NONE)
 			continue;
 		answered++;
+		if (d.reply == SMTP_REPLY_RCPT_REJECT)
+			note_reject(c);
 		bufs[n++] = reply_buf(c, d.reply);
 		if (d.action == SMTP_CLOSE)
 			c->end = d.reason;
@@ -419,6 +439,26 @@ static void session_input(struct conn *c, const char *p, size_t len)
 		if (answered > 0 && !c->closing) /* a client trickling one line is still idle */
 			arm_session_timer(c, c->profile->idle_timeout_ms);
 	}
+}
+
+/*
+ * A refused RCPT: counted always; logged with the envelope (log.rejects), unless flood
+ * control holds the line back, like a connection's.
+ */
+static void note_reject(struct conn *c)
+{
+	const struct smtp_envelope *env = c->session->reader.env;
+	const char *code = reply_buf(c, SMTP_REPLY_RCPT_REJECT).base;
+
+	stats.rejects++;
+	if (!env || !cs.set.log_rejects || !guard_log(&c->client))
+		return;
+	log_begin(LOG_INFO, "reject");
+	log_where(c);
+	anon_log_path("from", env->from); /* log.anonymize: the domain only */
+	anon_log_path("to", env->to);
+	log_uint("code", (uint64_t)((code[0] - '0') * 100 + (code[1] - '0') * 10 + code[2] - '0'));
+	log_end();
 }
 
 /* Keeps what was read but not answered, and reads no more, until the replies are out. */
@@ -683,11 +723,26 @@ static void conn_close(struct conn *c, enum end_reason why)
 
 static void log_conn(struct conn *c, enum end_reason why)
 {
+	const struct session *s = c->session;
+
+	log_begin(LOG_INFO, "conn");
+	log_where(c);
+	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
+	log_uint("bytes_in", c->bytes_in);
+	log_uint("bytes_out", c->bytes_out);
+	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
+		log_uint("commands", s->reader.commands);
+	log_str("reason", end_reason_word(why));
+	log_end();
+}
+
+/* The fields every line about a connection starts with: client, local end, proxy. */
+static void log_where(struct conn *c)
+{
 	union sockaddr_any local;
 	socklen_t len = sizeof(local);
 	const struct session *s = c->session;
 
-	log_begin(LOG_INFO, "conn");
 	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
 	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
 		log_addr("local", "local_port", &local.sa);
@@ -700,13 +755,6 @@ static void log_conn(struct conn *c, enum end_reason why)
 		addr_format(&s->proxy.sa, text, sizeof(text));
 		log_str("proxy", text);
 	}
-	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
-	log_uint("bytes_in", c->bytes_in);
-	log_uint("bytes_out", c->bytes_out);
-	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
-		log_uint("commands", s->reader.commands);
-	log_str("reason", end_reason_word(why));
-	log_end();
 }
 
 static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
@@ -745,6 +793,7 @@ static void conn_free(struct conn *c)
 	if (c->session) {
 		free(c->session->header);
 		free(c->session->held);
+		free(c->session->reader.env);
 	}
 	free(c->session);
 	profile_unref(c->profile);

@@ -1,11 +1,13 @@
 """The "quit" and "rcpt" session modes, driven by Python's smtplib and by raw sockets."""
 
+import signal
 import smtplib
 import socket
 import time
 import unittest
+import urllib.request
 
-from nullmxd_test import Daemon, main, read_until_eof
+from nullmxd_test import Daemon, main, parse_line, read_until_eof
 
 QUIT_CONFIG = """
 listen = [ "127.0.0.1:0", "[::1]:0" ];
@@ -220,6 +222,100 @@ def never_reading(d, payload):
     return s
 
 
+REJECT_CONFIG = RCPT_CONFIG + "limits = { per_ip_connections = 0; per_ip_rate = 0; };\n"
+
+
+def rcpt_session(d, commands, host="127.0.0.1"):
+    """Sends MAIL/RCPT lines and QUIT; returns the client port once the session is over."""
+    s = socket.create_connection((host, d.ports[host]), timeout=5)
+    s.sendall(b"".join(c + b"\r\n" for c in commands) + b"QUIT\r\n")
+    read_until_eof(s)
+    return closed(s)
+
+
+def rejects(d, port, count):
+    return d.wait_for(lambda f: f.get("event") == "reject"
+                      and f.get("client_port") == str(port), count=count)
+
+
+class RejectLineTest(unittest.TestCase):
+    def test_each_refused_rcpt_is_logged_with_its_envelope(self):
+        with Daemon(REJECT_CONFIG) as d:
+            client = smtplib.SMTP("127.0.0.1", d.ports["127.0.0.1"], timeout=5)
+            port = client.sock.getsockname()[1]
+            with self.assertRaises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("a@client.example", ["b@mx.example.test", "c@mx.example.test"],
+                                "Subject: hi\r\n\r\nhello\r\n")
+            client.quit()
+            lines = rejects(d, port, 2)
+            for line, to in zip(lines, ("<b@mx.example.test>", "<c@mx.example.test>")):
+                self.assertEqual(line, {
+                    "ts": line["ts"], "event": "reject", "client": "127.0.0.1",
+                    "client_port": str(port), "local": "127.0.0.1",
+                    "local_port": str(d.ports["127.0.0.1"]), "from": "<a@client.example>",
+                    "to": to, "code": "550"})
+            # The rejects come before the session's own line, which follows them.
+            d.conn_line(port)
+            raw = [l for l in d.lines if "client_port=%d " % port in l]
+            self.assertEqual([parse_line(l)["event"] for l in raw], ["reject", "reject", "conn"])
+            self.assertIn(" from=<a@client.example> to=<b@mx.example.test> code=550", raw[0])
+
+    def test_addresses_are_escaped_and_cut(self):
+        config = REJECT_CONFIG + 'rcpt_reply = "554 5.7.1 %h is a send-only host";\n'
+        long_local = b"x" * 300
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a\x01\"=\\@b.example> SIZE=10",
+                                    b"RCPT TO:<" + long_local + b"@c.example>",
+                                    b"RCPT TO: <d@e.example x=y>", b"MAIL FROM:<>",
+                                    b"RSET", b"MAIL FROM:<>", b"rcpt to:postmaster"])
+            lines = rejects(d, port, 3)
+            # parse_line drops the escapes' backslashes: the raw line is checked below.
+            self.assertEqual([(l["from"], l["to"], l["code"]) for l in lines], [
+                ('<ax01"=\\@b.example>', "<" + "x" * 254 + ">", "554"),
+                ('<ax01"=\\@b.example>', "<d@e.example>", "554"),
+                ("<>", "<postmaster>", "554")])
+            raw = [l for l in d.lines if "event=reject" in l][0]
+            self.assertIn(r' from="<a\x01\"=\\@b.example>" ', raw)
+
+    def test_json_and_anonymized(self):
+        config = REJECT_CONFIG + 'log = { format = "json"; anonymize = "truncate"; };\n'
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a@client.example>", b"RCPT TO:<b@mx.example.test>",
+                                    b"RSET", b"MAIL FROM:<>", b"RCPT TO:<postmaster>"])
+            lines = rejects(d, port, 2)
+            self.assertEqual([(l["client"], l["from"], l["to"]) for l in lines], [
+                ("127.0.0.0/24", "<@client.example>", "<@mx.example.test>"),
+                ("127.0.0.0/24", "<>", "<@>")])
+            self.assertFalse([l for l in d.lines if "client.example>" in l and "<a@" in l])
+
+    def test_off_with_a_key_and_counted_either_way(self):
+        config = (REJECT_CONFIG + 'log = { rejects = false; };\n'
+                  'metrics = { listen = "127.0.0.1:0"; };\n')
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a@b>", b"RCPT TO:<c@d>", b"RCPT TO:<e@f>"])
+            d.conn_line(port)
+            d.send_signal(signal.SIGUSR1)
+            stats = d.wait_for(lambda f: f.get("event") == "stats")[0]
+            self.assertEqual(stats["rejects"], "2")
+            self.assertEqual(d.events(lambda f: f.get("event") == "reject"), [])
+            listen = d.wait_for(lambda f: f.get("event") == "metrics_listen")[0]
+            with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % listen["port"],
+                                        timeout=5) as r:
+                self.assertIn("\nnullmxd_rejects_total 2\n", r.read().decode())
+
+    def test_under_the_clients_log_budget(self):
+        config = RCPT_CONFIG + ("limits = { per_ip_connections = 0; per_ip_rate = 0; };\n"
+                                "log = { per_ip_lines = 3; per_ip_window = 1; };\n")
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a@b>"] + [b"RCPT TO:<c@d>"] * 5)
+            # Three reject lines; two more and the conn line are held back and counted.
+            held = d.wait_for(lambda f: f.get("event") == "suppressed", timeout=5)[0]
+            self.assertEqual(held["count"], "3")
+            self.assertEqual(len(d.events(lambda f: f.get("event") == "reject")), 3)
+            self.assertEqual(d.events(lambda f: f.get("client_port") == str(port)
+                                      and f.get("event") == "conn"), [])
+
+
 class NeverReadingClientTest(unittest.TestCase):
     """A client that pipelines commands and never reads holds a bounded amount of the
     daemon's memory, whatever max_commands allows and however many commands it sends."""
@@ -286,6 +382,7 @@ idle_timeout = 60;
 session_timeout = 60;
 drain_timeout = 60;
 limits = { per_ip_connections = 0; per_ip_rate = 0; };
+log = { per_ip_lines = 0; max_lines_per_second = 0; };
 """
 
 
