@@ -4,13 +4,16 @@
  * Load mode keeps -c connections in flight for -d seconds: connect, read the
  * reply (to EOF, to the end of the reply, or send QUIT and read to EOF), check
  * its code, close. Hold mode (-H K) opens K connections, reads each greeting
- * and keeps them idle for -d seconds. One epoll loop, one thread. The result is
- * one key=value line on stdout.
+ * and keeps them idle for -d seconds; with -P N each sends N empty command lines
+ * after the greeting and never reads again, from a small receive window and an
+ * Internet-sized segment (the worst client of a session). One epoll loop, one
+ * thread. The result is one key=value line on stdout.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +70,7 @@ struct opts {
 	enum end_mode end;
 	int rst;
 	unsigned hold;
+	unsigned pipeline; /* -P: empty lines each held connection sends, never reading */
 	char code[4];
 };
 
@@ -76,6 +80,7 @@ struct stats {
 	uint64_t held;
 	uint64_t halfclosed;
 	uint64_t dropped;
+	uint64_t piped; /* bytes of -P lines the kernel took */
 	uint64_t err[ERR_MAX];
 	uint32_t fine[FINE_US];
 	uint32_t coarse[COARSE_MS];
@@ -91,6 +96,7 @@ static unsigned active;
 static int epfd;
 static volatile sig_atomic_t stop_flag;
 static char rbuf[4096];
+static char *lines; /* -P's empty lines */
 
 static uint64_t now_ns(void)
 {
@@ -110,7 +116,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen -p PORT [-a ADDR] [-c CONC] [-d SECONDS] [-n MAX]\n"
 			"               [-t TIMEOUT_MS] [-m eof|reply|quit] [-l fin|rst]\n"
-			"               [-H HOLD] [-x CODE]\n");
+			"               [-H HOLD] [-P LINES] [-x CODE]\n");
 	exit(2);
 }
 
@@ -204,6 +210,16 @@ static void reply_scan(struct slot *s, const char *p, size_t n)
 	}
 }
 
+/* Pipelines the empty lines and stops reading for good: replies pile up at the server. */
+static void never_read(struct slot *s)
+{
+	ssize_t n = send(s->fd, lines, opt.pipeline, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n > 0)
+		st.piped += (uint64_t)n;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, s->fd, NULL);
+}
+
 static void reply_complete(struct slot *s)
 {
 	static const char quit[] = "QUIT\r\n";
@@ -213,6 +229,8 @@ static void reply_complete(struct slot *s)
 	} else if (opt.hold) {
 		s->phase = PH_HELD;
 		st.held++;
+		if (opt.pipeline)
+			never_read(s);
 	} else if (opt.end == END_REPLY) {
 		slot_done(s);
 	} else if (opt.end == END_QUIT) {
@@ -264,7 +282,7 @@ static void on_readable(struct slot *s)
 			reply_scan(s, rbuf, (size_t)n);
 			if (s->complete)
 				reply_complete(s);
-			if (s->phase == PH_FREE)
+			if (s->phase == PH_FREE || (s->phase == PH_HELD && opt.pipeline))
 				return;
 		} else if (n == 0) {
 			on_eof(s);
@@ -291,6 +309,12 @@ static int conn_start(void)
 	if (fd < 0) {
 		st.err[ERR_OTHER]++;
 		return -1;
+	}
+	if (opt.pipeline) {
+		int rcvbuf = 4096, mss = 1400;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
 	}
 	if (connect(fd, (struct sockaddr *)&opt.addr, sizeof(opt.addr)) < 0 &&
 	    errno != EINPROGRESS) {
@@ -419,8 +443,9 @@ static void print_result(const char *mode, uint64_t t0, uint64_t t1)
 	       secs > 0 ? (double)st.ok / secs : 0.0, (unsigned long long)percentile_us(0.50),
 	       (unsigned long long)percentile_us(0.99));
 	if (opt.hold)
-		printf(" held=%llu halfclosed=%llu dropped=%llu", (unsigned long long)st.held,
-		       (unsigned long long)st.halfclosed, (unsigned long long)st.dropped);
+		printf(" held=%llu halfclosed=%llu dropped=%llu piped=%llu",
+		       (unsigned long long)st.held, (unsigned long long)st.halfclosed,
+		       (unsigned long long)st.dropped, (unsigned long long)st.piped);
 	for (int k = 0; k < ERR_MAX; k++)
 		printf(" err_%s=%llu", err_names[k], (unsigned long long)st.err[k]);
 	printf(" client_cpu_us=%.0f\n", cpu_us);
@@ -494,6 +519,7 @@ static void parse_opt(int c, const char *arg, const char **addr, long *port)
 		break;
 	case 'l': opt.rst = strcmp(arg, "rst") == 0; break;
 	case 'H': opt.hold = (unsigned)strtoul(arg, NULL, 10); break;
+	case 'P': opt.pipeline = (unsigned)strtoul(arg, NULL, 10); break;
 	case 'x':
 		if (strlen(arg) != 3)
 			usage();
@@ -513,9 +539,10 @@ static void parse_opts(int argc, char **argv)
 	opt.secs = 5;
 	opt.timeout_ns = 5000 * NS_PER_MS;
 	memcpy(opt.code, "521", 4);
-	while ((c = getopt(argc, argv, "a:p:c:d:n:t:m:l:H:x:")) != -1)
+	while ((c = getopt(argc, argv, "a:p:c:d:n:t:m:l:H:P:x:")) != -1)
 		parse_opt(c, optarg, &addr, &port);
 	if (port <= 0 || port > 65535 || opt.conc == 0 || opt.secs <= 0 ||
+	    (opt.pipeline && !opt.hold) || opt.pipeline > 1024 * 1024 ||
 	    parse_addr(addr, (uint16_t)port) < 0)
 		usage();
 }
@@ -548,6 +575,12 @@ static void setup(void)
 	}
 	for (unsigned i = 0; i < nslots; i++)
 		freelist[nfree++] = nslots - 1 - i;
+	if (opt.pipeline && (lines = malloc(opt.pipeline)) != NULL)
+		memset(lines, '\n', opt.pipeline);
+	if (opt.pipeline && !lines) {
+		perror("loadgen: setup");
+		exit(1);
+	}
 	raise_nofile(nslots);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

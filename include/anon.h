@@ -22,6 +22,11 @@ int anon_configure(const struct anon_settings *s);
 /* The client and client_port fields of the line being logged: the client as the log
  * shows it, "-" and 0 for a non-IP address. */
 void anon_log_client(const struct sockaddr *sa);
+/*
+ * A mail address field of the line being logged, as <PATH>: with log.anonymize other
+ * than "none", only its domain, <@DOMAIN> (<@> when it has none); <> stays <>.
+ */
+void anon_log_path(const char *key, const char *path);
 /* A client group (an iptable key) as the log shows it: an address or ADDR/PREFIX. */
 void anon_group(const struct iptable_key *k, char *out, size_t len);
 

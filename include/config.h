@@ -22,7 +22,8 @@ struct config {
 	struct profile *defaults;                /* from the global keys alone */
 	unsigned long max_connections;           /* 0: the open-file limit minus a reserve */
 	struct log_settings log;
-	char *user; /* a root start drops to these; NULL: the defaults (privdrop.h) */
+	bool log_rejects; /* log.rejects */
+	char *user;       /* a root start drops to these; NULL: the defaults (privdrop.h) */
 	char *group;
 	/* parsed in config_limits.c */
 	struct guard_settings guard;

@@ -1,6 +1,7 @@
 #ifndef NULLMXD_CONN_H
 #define NULLMXD_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -9,6 +10,7 @@
 /* Limits over all connections; what each one says comes from its listener's profile. */
 struct conn_settings {
 	size_t max_connections;
+	bool log_rejects; /* log.rejects: an event=reject line per refused RCPT */
 };
 
 int conn_init(uv_loop_t *loop);

@@ -44,6 +44,8 @@
 #define CONFIG_LOG_PER_IP_LINES 60
 #define CONFIG_LOG_PER_IP_WINDOW_S 60
 #define CONFIG_LOG_MAX_LINES_PER_SECOND 500
+/* log.rejects: an event=reject line per refused RCPT in rcpt mode. */
+#define CONFIG_LOG_REJECTS true
 
 /* Anonymisation: the prefix lengths log.anonymize = "truncate" keeps. */
 #define CONFIG_TRUNCATE_IPV4 24

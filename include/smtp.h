@@ -49,7 +49,24 @@ struct smtp_decision {
  */
 #define SMTP_HEAD_MAX 16
 
+/* RFC 5321 §4.5.3.1.3: a path is at most 256 octets, its angle brackets included. */
+#define SMTP_PATH_MAX 254
+/* Enough of a line for "MAIL FROM: <" and a whole path. */
+#define SMTP_CAPTURE_MAX (SMTP_HEAD_MAX + SMTP_PATH_MAX + 2)
+
+/*
+ * The addresses of a transaction, for the log: what MAIL FROM and the last RCPT TO
+ * named, without angle brackets, cut at the first blank and to SMTP_PATH_MAX octets,
+ * NUL-terminated ("" for the null sender <>).
+ */
+struct smtp_envelope {
+	char from[SMTP_PATH_MAX + 1];
+	char to[SMTP_PATH_MAX + 1];
+	char line[SMTP_CAPTURE_MAX]; /* the first octets of the line being read */
+};
+
 struct smtp_reader {
+	struct smtp_envelope *env; /* NULL: no address is kept */
 	uint32_t max_commands;
 	uint32_t commands;
 	uint16_t len;     /* octets of the current line so far */
@@ -59,8 +76,13 @@ struct smtp_reader {
 	char head[SMTP_HEAD_MAX];
 };
 
-/* In close mode the reader takes every byte and decides nothing: no command is read. */
-void smtp_reader_init(struct smtp_reader *r, enum smtp_mode mode, uint32_t max_commands);
+/*
+ * In close mode the reader takes every byte and decides nothing: no command is read.
+ * env (or NULL) receives the addresses in rcpt mode: env->to is the address of the
+ * RCPT TO that an SMTP_REPLY_RCPT_REJECT answers, env->from that of its MAIL FROM.
+ */
+void smtp_reader_init(struct smtp_reader *r, enum smtp_mode mode, uint32_t max_commands,
+		      struct smtp_envelope *env);
 
 /*
  * Consumes bytes up to and including the end of the next command (LF or CRLF) and

@@ -30,6 +30,7 @@ struct stats {
 	uint64_t accepted; /* connections accepted */
 	uint64_t conns_total;
 	uint64_t bytes_in, bytes_out;
+	uint64_t rejects; /* RCPT TO refused in rcpt mode */
 	uint64_t limit[STATS_LIMITS];
 	uint64_t suppressed[STATS_SUPPRESS];
 	uint64_t accept_errors;

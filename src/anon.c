@@ -123,3 +123,14 @@ void anon_log_client(const struct sockaddr *sa)
 	log_str("client", ip);
 	log_uint("client_port", port);
 }
+
+void anon_log_path(const char *key, const char *path)
+{
+	char text[300]; /* a path comes cut to 254 octets (smtp.h) */
+	const char *at = strrchr(path, '@');
+
+	if (an.set.mode != ANON_NONE && *path)
+		path = at ? at : "@";
+	snprintf(text, sizeof(text), "<%s>", path);
+	log_str(key, text);
+}

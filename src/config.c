@@ -198,13 +198,14 @@ const char *config_facility_name(int facility)
 
 static void parse_log(struct loader *ld, const config_setting_t *s, struct config *cfg)
 {
-	static const char *const known[] = {"format", "target", "facility",
+	static const char *const known[] = {"format", "target", "facility", "rejects",
 					    /* parsed in config_limits.c */
 					    CONFIG_LIMITS_LOG_KEYS, NULL};
 	const config_setting_t *e;
 	int i;
 
 	cfg->log = (struct log_settings){LOG_FORMAT_TEXT, LOG_TARGET_STDERR, LOG_MAIL};
+	cfg->log_rejects = CONFIG_LOG_REJECTS;
 	if (!s || !is_group(ld, s, "log"))
 		return;
 	check_known(ld, s, known, "log.");
@@ -220,6 +221,11 @@ static void parse_log(struct loader *ld, const config_setting_t *s, struct confi
 	    (i = get_choice(ld, e, "log.facility", facility_names,
 			    "mail, daemon, user or local0..local7")) >= 0)
 		cfg->log.facility = facility_values[i];
+	if ((e = config_setting_get_member(s, "rejects")) &&
+	    config_setting_type(e) != CONFIG_TYPE_BOOL)
+		error_at(ld, e, "log.rejects must be true or false, not %s", type_name(e));
+	else if (e)
+		cfg->log_rejects = config_setting_get_bool(e);
 }
 
 /* Custom text is sent as written; these departures only earn a warning. */

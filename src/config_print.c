@@ -94,6 +94,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "log.format %s\n", config_log_formats[cfg->log.format]);
 	fprintf(out, "log.target %s\n", config_log_targets[cfg->log.target]);
 	fprintf(out, "log.facility %s\n", config_facility_name(cfg->log.facility));
+	fprintf(out, "log.rejects %s\n", cfg->log_rejects ? "true" : "false");
 	fprintf(out, "user %s\n",
 		cfg->user ? cfg->user : "auto (nullmxd if it exists, else nobody)");
 	fprintf(out, "group %s\n", cfg->group ? cfg->group : "auto (the user's primary group)");

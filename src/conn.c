@@ -33,6 +33,11 @@
 /* After a stop request, open drains get at most this long. */
 #define STOP_GRACE_MS 1000
 #define DISCARD_SIZE (16 * 1024)
+/*
+ * Before the drain, reads take this much at a time: a session whose replies cannot go
+ * out keeps the unanswered rest of one read, so that is all the input it can hold.
+ */
+#define SESSION_READ SMTP_LINE_MAX
 /* Replies gathered from one read before they go out in one write. */
 #define BATCH 16
 
@@ -55,6 +60,9 @@ struct session {
 	union sockaddr_any proxy; /* the proxy's own address, when a header named a client */
 	unsigned char *header;    /* the PROXY header read so far */
 	uint16_t header_len;
+	uint16_t held_len;
+	char *held;     /* commands read but not answered while replies wait to go out */
+	uint8_t writes; /* queued writes not yet completed */
 };
 
 struct conn {
@@ -98,7 +106,11 @@ static void shed(struct conn *c, enum end_reason why);
 static size_t write_now(struct conn *c, uv_buf_t buf);
 static void proxy_input(struct conn *c, const char *p, size_t len);
 static void start_greeting(struct conn *c);
+static bool start_commands(struct conn *c);
 static void session_input(struct conn *c, const char *p, size_t len);
+static void note_reject(struct conn *c);
+static void hold_input(struct conn *c, const char *p, size_t len);
+static void resume_session(struct conn *c);
 static void arm_session_timer(struct conn *c, uint64_t ms);
 static void on_session_timer(uv_timer_t *t);
 static void end_session(struct conn *c, enum end_reason why);
@@ -116,6 +128,7 @@ static void drain_expire(struct drain_entry *e);
 static void conn_close(struct conn *c, enum end_reason why);
 static bool log_due(struct conn *c);
 static void log_conn(struct conn *c, enum end_reason why);
+static void log_where(struct conn *c);
 static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa);
 static void sessions_remove(struct conn *c);
 static void on_close(uv_handle_t *h);
@@ -389,21 +402,41 @@ static void start_greeting(struct conn *c)
 		return;
 	}
 	c->phase = PHASE_SESSION;
-	smtp_reader_init(&c->session->reader, p->mode, p->max_commands);
+	if (!start_commands(c)) {
+		conn_close(c, END_ERROR);
+		return;
+	}
 	c->session->session_deadline_ms = uv_now(cs.loop) + p->session_timeout_ms;
 	arm_session_timer(c, p->idle_timeout_ms);
 	if (start_reading(c) != 0)
 		conn_close(c, END_ERROR);
 }
 
-/* Answers every complete command in the bytes, in order, with as few writes as it can. */
+/* The command reader; in rcpt mode with log.rejects, with room for the envelope. */
+static bool start_commands(struct conn *c)
+{
+	const struct profile *p = c->profile;
+	struct smtp_envelope *env = NULL;
+
+	if (p->mode == SMTP_MODE_RCPT && cs.set.log_rejects && !(env = malloc(sizeof(*env))))
+		return false;
+	smtp_reader_init(&c->session->reader, p->mode, p->max_commands, env);
+	return true;
+}
+
+/*
+ * Answers the complete commands in the bytes, in order, with as few writes as it can,
+ * until a write must wait for the client to read: the rest waits with it, so a client
+ * that sends without reading holds one queued write and one read of input, whatever it
+ * sends and whatever max_commands allows.
+ */
 static void session_input(struct conn *c, const char *p, size_t len)
 {
 	uv_buf_t bufs[BATCH];
 	unsigned n = 0, answered = 0;
 	int err = 0;
 
-	while (len > 0 && c->end == END_NONE && err == 0) {
+	while (len > 0 && c->end == END_NONE && err == 0 && c->session->writes == 0) {
 		struct smtp_decision d;
 		size_t used = smtp_read(&c->session->reader, p, len, &d);
 		p += used;
@@ -411,6 +444,8 @@ static void session_input(struct conn *c, const char *p, size_t len)
 		if (d.reply == SMTP_REPLY_NONE)
 			continue;
 		answered++;
+		if (d.reply == SMTP_REPLY_RCPT_REJECT)
+			note_reject(c);
 		bufs[n++] = reply_buf(c, d.reply);
 		if (d.action == SMTP_CLOSE)
 			c->end = d.reason;
@@ -426,9 +461,63 @@ static void session_input(struct conn *c, const char *p, size_t len)
 	} else if (c->end != END_NONE) {
 		begin_drain(c);
 		c->drain_from -= len; /* what followed the last command is drained input */
-	} else if (answered > 0) {    /* a client trickling bytes of one line is still idle */
-		arm_session_timer(c, c->profile->idle_timeout_ms);
+	} else {
+		if (len > 0)
+			hold_input(c, p, len);
+		if (answered > 0 && !c->closing) /* a client trickling one line is still idle */
+			arm_session_timer(c, c->profile->idle_timeout_ms);
 	}
+}
+
+/*
+ * A refused RCPT: counted always; logged with the envelope (log.rejects), unless flood
+ * control holds the line back, like a connection's.
+ */
+static void note_reject(struct conn *c)
+{
+	const struct smtp_envelope *env = c->session->reader.env;
+	const char *code = reply_buf(c, SMTP_REPLY_RCPT_REJECT).base;
+
+	stats.rejects++;
+	if (!env || !cs.set.log_rejects || !guard_log(&c->client))
+		return;
+	log_begin(LOG_INFO, "reject");
+	log_where(c);
+	anon_log_path("from", env->from); /* log.anonymize: the domain only */
+	anon_log_path("to", env->to);
+	log_uint("code", (uint64_t)((code[0] - '0') * 100 + (code[1] - '0') * 10 + code[2] - '0'));
+	log_end();
+}
+
+/* Keeps what was read but not answered, and reads no more, until the replies are out. */
+static void hold_input(struct conn *c, const char *p, size_t len)
+{
+	struct session *s = c->session;
+
+	if (!s->held && !(s->held = malloc(SESSION_READ))) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	memmove(s->held, p, len); /* p may point into held: what is left of it */
+	s->held_len = (uint16_t)len;
+	uv_read_stop((uv_stream_t *)&s->tcp);
+}
+
+/* The replies are out: answer what was held back, then read again. */
+static void resume_session(struct conn *c)
+{
+	struct session *s = c->session;
+	size_t len = s->held_len;
+
+	s->held_len = 0;
+	if (len > 0)
+		session_input(c, s->held, len);
+	if (c->closing || c->phase != PHASE_SESSION || s->writes > 0)
+		return;
+	free(s->held);
+	s->held = NULL;
+	if (start_reading(c) != 0)
+		conn_close(c, END_ERROR);
 }
 
 /* The idle deadline moves with every command; the session deadline does not. */
@@ -492,8 +581,9 @@ struct queued_write {
 
 /*
  * Writes synchronously when the socket has room, which is nearly always: no request,
- * no callback. What does not fit is queued, and a session reads no more commands until
- * it is out, so a client that sends without reading cannot make replies pile up.
+ * no callback. What does not fit is queued, and a session neither reads nor answers
+ * commands until it is out (session_input), so a client that sends without reading
+ * cannot make replies pile up.
  */
 static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n)
 {
@@ -523,6 +613,8 @@ static int send_replies(struct conn *c, uv_buf_t *bufs, unsigned n)
 	w = uv_write(&q->req, s, bufs, n, on_write);
 	if (w != 0)
 		free(q);
+	else
+		c->session->writes++;
 	return w;
 }
 
@@ -534,11 +626,11 @@ static void on_write(uv_write_t *req, int status)
 	if (status == 0)
 		c->bytes_out += q->len;
 	free(q);
+	c->session->writes--;
 	if (status < 0 && status != UV_ECANCELED)
 		conn_close(c, END_ERROR);
-	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing &&
-		 c->session->tcp.write_queue_size == 0 && start_reading(c) != 0)
-		conn_close(c, END_ERROR);
+	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing && c->session->writes == 0)
+		resume_session(c);
 }
 
 /* Reading may already be on: starting it again is not an error here. */
@@ -550,7 +642,9 @@ static int start_reading(struct conn *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	*buf = uv_buf_init(cs.discard, sizeof(cs.discard));
+	const struct conn *c = h->data;
+
+	*buf = uv_buf_init(cs.discard, c->phase == PHASE_DRAIN ? sizeof(cs.discard) : SESSION_READ);
 }
 
 /* ---- the drain ---- */
@@ -673,11 +767,26 @@ static bool log_due(struct conn *c)
 
 static void log_conn(struct conn *c, enum end_reason why)
 {
+	const struct session *s = c->session;
+
+	log_begin(LOG_INFO, "conn");
+	log_where(c);
+	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
+	log_uint("bytes_in", c->bytes_in);
+	log_uint("bytes_out", c->bytes_out);
+	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
+		log_uint("commands", s->reader.commands);
+	log_str("reason", end_reason_word(why));
+	log_end();
+}
+
+/* The fields every line about a connection starts with: client, local end, proxy. */
+static void log_where(struct conn *c)
+{
 	union sockaddr_any local;
 	socklen_t len = sizeof(local);
 	const struct session *s = c->session;
 
-	log_begin(LOG_INFO, "conn");
 	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
 	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
 		log_addr("local", "local_port", &local.sa);
@@ -690,13 +799,6 @@ static void log_conn(struct conn *c, enum end_reason why)
 		addr_format(&s->proxy.sa, text, sizeof(text));
 		log_str("proxy", text);
 	}
-	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
-	log_uint("bytes_in", c->bytes_in);
-	log_uint("bytes_out", c->bytes_out);
-	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
-		log_uint("commands", s->reader.commands);
-	log_str("reason", end_reason_word(why));
-	log_end();
 }
 
 static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
@@ -732,8 +834,11 @@ static void on_close(uv_handle_t *h)
 
 static void conn_free(struct conn *c)
 {
-	if (c->session)
+	if (c->session) {
 		free(c->session->header);
+		free(c->session->held);
+		free(c->session->reader.env);
+	}
 	free(c->session);
 	profile_unref(c->profile);
 	free(c);

@@ -206,8 +206,10 @@ static char *metrics_render(size_t *len)
 	fprintf(f, "nullmxd_received_bytes_total %llu\n", (unsigned long long)stats.bytes_in);
 	metric(f, "nullmxd_sent_bytes_total", "counter", "Bytes of replies written to clients.");
 	fprintf(f, "nullmxd_sent_bytes_total %llu\n", (unsigned long long)stats.bytes_out);
+	metric(f, "nullmxd_rejects_total", "counter", "RCPT TO commands refused in rcpt mode.");
+	fprintf(f, "nullmxd_rejects_total %llu\n", (unsigned long long)stats.rejects);
 	metric(f, "nullmxd_log_lines_suppressed_total", "counter",
-	       "Connection log lines held back by flood control, by ceiling.");
+	       "Log lines of connections and rejects held back by flood control, by ceiling.");
 	fprintf(f, "nullmxd_log_lines_suppressed_total{scope=\"client\"} %llu\n",
 		(unsigned long long)stats.suppressed[STATS_SUPPRESS_CLIENT]);
 	fprintf(f, "nullmxd_log_lines_suppressed_total{scope=\"all\"} %llu\n",

@@ -51,6 +51,7 @@ static void apply(const struct config *cfg)
 
 	log_configure(&cfg->log);
 	set.max_connections = connection_cap(cfg);
+	set.log_rejects = cfg->log_rejects;
 	conn_configure(&set);
 	if (guard_configure(&cfg->guard) != 0 || anon_configure(&cfg->anon) != 0)
 		log_warnx("out of memory for the client table: per-client limits are off");

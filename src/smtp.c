@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <string.h>
 
 #include "smtp.h"
@@ -49,9 +50,11 @@ struct command {
 	int syntax_ok;
 };
 
-void smtp_reader_init(struct smtp_reader *r, enum smtp_mode mode, uint32_t max_commands)
+void smtp_reader_init(struct smtp_reader *r, enum smtp_mode mode, uint32_t max_commands,
+		      struct smtp_envelope *env)
 {
 	memset(r, 0, sizeof(*r));
+	r->env = env;
 	r->mode = (uint8_t)mode;
 	r->max_commands = max_commands;
 	if (mode == SMTP_MODE_CLOSE)
@@ -110,6 +113,32 @@ static struct command classify(const struct smtp_reader *r)
 	return (struct command){VERB_NONE, 0};
 }
 
+/*
+ * The path after a verb of `skip` octets, between < and > (RFC 5321 §4.1.2; a blank
+ * before the < is tolerated, as most servers do), or up to the first blank without
+ * them. Cutting at blanks keeps a client's spaces out of the log line, where a filter
+ * such as fail2ban's could take what follows for a field of its own.
+ */
+static void take_path(const struct smtp_reader *r, size_t skip, char *out)
+{
+	const char *p = r->env->line + skip;
+	size_t len = (r->len < SMTP_CAPTURE_MAX ? r->len : SMTP_CAPTURE_MAX) - skip, n = 0;
+	bool bracket;
+
+	while (len > 0 && *p == ' ') {
+		p++;
+		len--;
+	}
+	bracket = len > 0 && *p == '<';
+	for (size_t i = bracket; i < len && n < SMTP_PATH_MAX; i++) {
+		if ((bracket && p[i] == '>') || p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
+		    p[i] == '\0')
+			break;
+		out[n++] = p[i];
+	}
+	out[n] = '\0';
+}
+
 static enum smtp_reply_kind rcpt_mode_reply(struct smtp_reader *r, enum verb verb)
 {
 	switch (verb) {
@@ -122,9 +151,15 @@ static enum smtp_reply_kind rcpt_mode_reply(struct smtp_reader *r, enum verb ver
 		if (r->flags & F_MAIL)
 			return SMTP_REPLY_BAD_SEQUENCE_503;
 		r->flags |= F_MAIL;
+		if (r->env)
+			take_path(r, strlen("MAIL FROM:"), r->env->from);
 		return SMTP_REPLY_OK_250;
 	case VERB_RCPT:
-		return r->flags & F_MAIL ? SMTP_REPLY_RCPT_REJECT : SMTP_REPLY_BAD_SEQUENCE_503;
+		if (!(r->flags & F_MAIL))
+			return SMTP_REPLY_BAD_SEQUENCE_503;
+		if (r->env)
+			take_path(r, strlen("RCPT TO:"), r->env->to);
+		return SMTP_REPLY_RCPT_REJECT;
 	case VERB_DATA:
 		/* RFC 5321 §3.3: 554 "no valid recipients" once MAIL was given. */
 		return r->flags & F_MAIL ? SMTP_REPLY_NO_RCPT_554 : SMTP_REPLY_BAD_SEQUENCE_503;
@@ -169,6 +204,8 @@ static void take_byte(struct smtp_reader *r, unsigned char c)
 {
 	if (r->len < SMTP_HEAD_MAX)
 		r->head[r->len] = (char)c;
+	if (r->env && r->len < SMTP_CAPTURE_MAX)
+		r->env->line[r->len] = (char)c;
 	r->len++;
 	if (c != ' ' && c != '\t' && c != '\r')
 		r->trimmed = r->len;

@@ -32,6 +32,7 @@ static void log_stats(void)
 	log_begin(LOG_INFO, "stats");
 	log_uint("uptime_s", (uint64_t)time(NULL) - stats.start_time);
 	log_uint("connections", stats.conns_total);
+	log_uint("rejects", stats.rejects);
 	log_uint("open", stats.open);
 	log_uint("overload", reason_total(END_OVERLOAD));
 	log_uint("limit_connections", stats.limit[STATS_LIMIT_CONNECTIONS]);

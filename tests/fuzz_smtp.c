@@ -40,12 +40,13 @@ static void record(struct trace *t, enum smtp_mode mode, const struct smtp_decis
 static void run(enum smtp_mode mode, uint32_t max, const uint8_t *p, size_t len, unsigned seed,
 		struct trace *t)
 {
+	struct smtp_envelope env;
 	struct smtp_reader r;
 	struct smtp_decision d;
 	int closed = 0;
 
 	memset(t, 0, sizeof(*t));
-	smtp_reader_init(&r, mode, max);
+	smtp_reader_init(&r, mode, max, &env);
 	while (len > 0) {
 		size_t chunk = seed ? 1 + (seed = seed * 1103515245u + 12345u) % 17 : len;
 
@@ -64,6 +65,11 @@ static void run(enum smtp_mode mode, uint32_t max, const uint8_t *p, size_t len,
 			}
 			check(!closed && mode != SMTP_MODE_CLOSE);
 			record(t, mode, &d);
+			/* A refused RCPT's addresses are whole strings without a blank. */
+			if (d.reply == SMTP_REPLY_RCPT_REJECT)
+				check(strlen(env.from) <= SMTP_PATH_MAX &&
+				      strlen(env.to) <= SMTP_PATH_MAX &&
+				      !strpbrk(env.from, " \t\r") && !strpbrk(env.to, " \t\r"));
 			closed = d.action == SMTP_CLOSE;
 		}
 	}

@@ -426,6 +426,21 @@ static void test_defaults(void)
 	config_free(&c);
 }
 
+static void test_log_rejects(void)
+{
+	struct config c;
+
+	CHECK_ERROR("hostname = \"a.example\";\nlog = { rejects = \"no\"; };\n", 2,
+		    "log.rejects must be true or false, not a string");
+	CHECK(load("hostname = \"a.example\";\n", &c) == 0);
+	CHECK(c.log_rejects == CONFIG_LOG_REJECTS && c.log_rejects);
+	config_free(&c);
+	CHECK(load("hostname = \"a.example\";\nlog = { rejects = false; };\n", &c) == 0);
+	CHECK_STR(diag, "");
+	CHECK(!c.log_rejects);
+	config_free(&c);
+}
+
 int main(void)
 {
 	int fd = mkstemp(path);
@@ -449,6 +464,7 @@ int main(void)
 	test_missing_file_and_syntax();
 	test_good_config();
 	test_defaults();
+	test_log_rejects();
 	unlink(path);
 	free(diag);
 	return test_done();

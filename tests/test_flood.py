@@ -474,6 +474,30 @@ class Fail2ban(unittest.TestCase):
         # real client comes from there); a real network such as 2001:db8::/48 matches.
         self.assertTrue([l for l in lines if "client=::/48 " in l])
 
+    def test_reject_lines_are_not_counted(self):
+        """Only conn lines count, whatever a client writes into the addresses it sends."""
+        cfg = config("per_ip_connections = 0; per_ip_rate = 0;", "per_ip_lines = 0;",
+                     'mode = "rcpt";')
+        forged = [b"<x event=conn client=192.0.2.99 client_port=1 y@b>",
+                  b"<event=conn client=192.0.2.98 client_port=2>", b"x@b event=conn",
+                  b"<\" event=conn client=192.0.2.97 client_port=3 \"@b>",
+                  b"<a@b>\tevent=conn\tclient=192.0.2.96\tclient_port=4"]
+        with Daemon(cfg) as d:
+            ports = []
+            for path in forged:
+                s = connect_from(d, "127.0.0.32")
+                s.sendall(b"EHLO a\r\nMAIL FROM:" + path + b"\r\nRCPT TO:" + path +
+                          b"\r\nRCPT TO:<ok@b>\r\nQUIT\r\n")
+                read_until_eof(s)
+                ports.append(s.getsockname()[1])
+                s.close()
+            for port in ports:
+                d.conn_line(port)
+            d.stop()
+            lines = list(d.lines)
+        self.assertEqual(len([l for l in lines if " event=reject " in l]), 2 * len(forged))
+        self.assertEqual(self.run_regex(lines), ["127.0.0.32"] * len(forged))
+
     def test_hashed_gives_nothing_to_ban(self):
         self.assertEqual(self.run_regex(self.daemon_lines('anonymize = "hash";')), [])
 

@@ -527,7 +527,10 @@ class SenderCase(unittest.TestCase):
         self.assert_bounce_sent(line)
         sessions = nullmxd_events(event="conn", local=RCPT_ADDR, client=self.client)
         self.assertEqual([s["reason"] for s in sessions], ["quit", "quit"], sessions)
-        # nullmxd's own record of each refused RCPT (from=, to=) is asserted here.
+        # nullmxd's own record of the refused RCPT: who tried to send to whom.
+        rejects = nullmxd_events(event="reject", local=RCPT_ADDR, client=self.client,
+                                 to=f"<{recipient}>", **{"from": f"<{SENDER}>"})
+        self.assertEqual([r["code"] for r in rejects], ["550"], rejects)
 
     def test_rcpt_mode_a_only_name_bounced(self):
         self.assert_refused(REFUSED, f"refused.{ZONE}")

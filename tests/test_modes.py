@@ -1,11 +1,13 @@
 """The "quit" and "rcpt" session modes, driven by Python's smtplib and by raw sockets."""
 
+import signal
 import smtplib
 import socket
 import time
 import unittest
+import urllib.request
 
-from nullmxd_test import Daemon, main, read_until_eof
+from nullmxd_test import Daemon, main, parse_line, read_until_eof
 
 QUIT_CONFIG = """
 listen = [ "127.0.0.1:0", "[::1]:0" ];
@@ -179,6 +181,226 @@ class RcptModeTest(unittest.TestCase):
             self.assertTrue(all(r[0] in "25" for r in replies), replies)
             self.assertTrue(replies[-1].startswith("521 5.3.2 "))
             self.assertEqual(d.conn_line(closed(s))["reason"], "max_commands")
+
+
+LONG_LINE = "%h does not accept mail " + "x" * 440
+LONG_REPLY = "reply = [ " + ", ".join(['"%s"' % LONG_LINE] * 8) + " ];\n"
+LONG_RCPT_REPLY = 'rcpt_reply = "550 5.1.2 %s";\n' % LONG_LINE
+
+
+def rss_kib(pid):
+    """Resident memory from the page tables (smaps_rollup), exact where VmRSS lags."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                return int(line.split()[1])
+    raise AssertionError("no Rss for pid %d" % pid)
+
+
+def settled_rss_kib(pid, timeout=20.0):
+    """The daemon's RSS once it stops moving: every session has met its stall."""
+    deadline = time.monotonic() + timeout
+    samples = [rss_kib(pid)]
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        samples.append(rss_kib(pid))
+        if len(samples) >= 4 and len(set(samples[-4:])) == 1:
+            break
+    return samples[-1]
+
+
+def never_reading(d, payload):
+    """A client with a tiny receive window that sends payload and then never reads."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # An Internet-sized segment: with loopback's 64 KiB one, the daemon's kernel would
+    # buffer megabytes of replies per session before its writes stall.
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1400)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", d.ports["127.0.0.1"]))
+    s.sendall(payload)
+    return s
+
+
+REJECT_CONFIG = RCPT_CONFIG + "limits = { per_ip_connections = 0; per_ip_rate = 0; };\n"
+
+
+def rcpt_session(d, commands, host="127.0.0.1"):
+    """Sends MAIL/RCPT lines and QUIT; returns the client port once the session is over."""
+    s = socket.create_connection((host, d.ports[host]), timeout=5)
+    s.sendall(b"".join(c + b"\r\n" for c in commands) + b"QUIT\r\n")
+    read_until_eof(s)
+    return closed(s)
+
+
+def rejects(d, port, count):
+    return d.wait_for(lambda f: f.get("event") == "reject"
+                      and f.get("client_port") == str(port), count=count)
+
+
+class RejectLineTest(unittest.TestCase):
+    def test_each_refused_rcpt_is_logged_with_its_envelope(self):
+        with Daemon(REJECT_CONFIG) as d:
+            client = smtplib.SMTP("127.0.0.1", d.ports["127.0.0.1"], timeout=5)
+            port = client.sock.getsockname()[1]
+            with self.assertRaises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("a@client.example", ["b@mx.example.test", "c@mx.example.test"],
+                                "Subject: hi\r\n\r\nhello\r\n")
+            client.quit()
+            lines = rejects(d, port, 2)
+            for line, to in zip(lines, ("<b@mx.example.test>", "<c@mx.example.test>")):
+                self.assertEqual(line, {
+                    "ts": line["ts"], "event": "reject", "client": "127.0.0.1",
+                    "client_port": str(port), "local": "127.0.0.1",
+                    "local_port": str(d.ports["127.0.0.1"]), "from": "<a@client.example>",
+                    "to": to, "code": "550"})
+            # The rejects come before the session's own line, which follows them.
+            d.conn_line(port)
+            raw = [l for l in d.lines if "client_port=%d " % port in l]
+            self.assertEqual([parse_line(l)["event"] for l in raw], ["reject", "reject", "conn"])
+            self.assertIn(" from=<a@client.example> to=<b@mx.example.test> code=550", raw[0])
+
+    def test_addresses_are_escaped_and_cut(self):
+        config = REJECT_CONFIG + 'rcpt_reply = "554 5.7.1 %h is a send-only host";\n'
+        long_local = b"x" * 300
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a\x01\"=\\@b.example> SIZE=10",
+                                    b"RCPT TO:<" + long_local + b"@c.example>",
+                                    b"RCPT TO: <d@e.example x=y>", b"MAIL FROM:<>",
+                                    b"RSET", b"MAIL FROM:<>", b"rcpt to:postmaster"])
+            lines = rejects(d, port, 3)
+            # parse_line drops the escapes' backslashes: the raw line is checked below.
+            self.assertEqual([(l["from"], l["to"], l["code"]) for l in lines], [
+                ('<ax01"=\\@b.example>', "<" + "x" * 254 + ">", "554"),
+                ('<ax01"=\\@b.example>', "<d@e.example>", "554"),
+                ("<>", "<postmaster>", "554")])
+            raw = [l for l in d.lines if "event=reject" in l][0]
+            self.assertIn(r' from="<a\x01\"=\\@b.example>" ', raw)
+
+    def test_json_and_anonymized(self):
+        config = REJECT_CONFIG + 'log = { format = "json"; anonymize = "truncate"; };\n'
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a@client.example>", b"RCPT TO:<b@mx.example.test>",
+                                    b"RSET", b"MAIL FROM:<>", b"RCPT TO:<postmaster>"])
+            lines = rejects(d, port, 2)
+            self.assertEqual([(l["client"], l["from"], l["to"]) for l in lines], [
+                ("127.0.0.0/24", "<@client.example>", "<@mx.example.test>"),
+                ("127.0.0.0/24", "<>", "<@>")])
+            self.assertFalse([l for l in d.lines if "client.example>" in l and "<a@" in l])
+
+    def test_off_with_a_key_and_counted_either_way(self):
+        config = (REJECT_CONFIG + 'log = { rejects = false; };\n'
+                  'metrics = { listen = "127.0.0.1:0"; };\n')
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a@b>", b"RCPT TO:<c@d>", b"RCPT TO:<e@f>"])
+            d.conn_line(port)
+            d.send_signal(signal.SIGUSR1)
+            stats = d.wait_for(lambda f: f.get("event") == "stats")[0]
+            self.assertEqual(stats["rejects"], "2")
+            self.assertEqual(d.events(lambda f: f.get("event") == "reject"), [])
+            listen = d.wait_for(lambda f: f.get("event") == "metrics_listen")[0]
+            with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % listen["port"],
+                                        timeout=5) as r:
+                self.assertIn("\nnullmxd_rejects_total 2\n", r.read().decode())
+
+    def test_under_the_clients_log_budget(self):
+        config = RCPT_CONFIG + ("limits = { per_ip_connections = 0; per_ip_rate = 0; };\n"
+                                "log = { per_ip_lines = 3; per_ip_window = 1; };\n")
+        with Daemon(config) as d:
+            port = rcpt_session(d, [b"MAIL FROM:<a@b>"] + [b"RCPT TO:<c@d>"] * 5)
+            # Three reject lines; two more and the conn line are held back and counted.
+            held = d.wait_for(lambda f: f.get("event") == "suppressed", timeout=5)[0]
+            self.assertEqual(held["count"], "3")
+            self.assertEqual(len(d.events(lambda f: f.get("event") == "reject")), 3)
+            self.assertEqual(d.events(lambda f: f.get("client_port") == str(port)
+                                      and f.get("event") == "conn"), [])
+
+
+class NeverReadingClientTest(unittest.TestCase):
+    """A client that pipelines commands and never reads holds a bounded amount of the
+    daemon's memory, whatever max_commands allows and however many commands it sends."""
+
+    SESSIONS = 50
+    # Empty lines: the most commands per byte, and more of them than max_commands = 10000
+    # lets a session answer; drain_bytes is raised so that what follows the last answered
+    # command never ends a session before it is measured.
+    PAYLOADS = {"quit": b"\n" * 12000, "rcpt": b"MAIL FROM:<>\r\n" + b"\n" * 12000}
+
+    def held_kib_per_session(self, mode, max_commands):
+        config = (BASE_SESSION % mode + LONG_REPLY + LONG_RCPT_REPLY +
+                  "max_commands = %d; drain_bytes = 1048576;\n" % max_commands)
+        with Daemon(config) as d:
+            payload = self.PAYLOADS[mode]
+            # The first sessions fault in what every session shares (buffers, tables).
+            warm = [never_reading(d, payload) for _ in range(10)]
+            before = settled_rss_kib(d.proc.pid)
+            held = [never_reading(d, payload) for _ in range(self.SESSIONS)]
+            after = settled_rss_kib(d.proc.pid)
+            for s in warm + held:
+                s.close()
+        return (after - before) * 1024 / self.SESSIONS
+
+    def test_held_memory_does_not_grow_with_max_commands(self):
+        for mode in ("quit", "rcpt"):
+            with self.subTest(mode=mode):
+                small = self.held_kib_per_session(mode, 100)
+                large = self.held_kib_per_session(mode, 10000)
+                # A session holds its record, one queued write and at most one read of
+                # unanswered input; what is left of the client's bytes waits in the kernel.
+                self.assertLess(large, 8192, "bytes per session, max_commands = 10000")
+                # With 100 a session may end before it stalls (then it holds less).
+                self.assertLess(large, small + 4096,
+                                "bytes per session grew from %.0f (max_commands = 100) to %.0f"
+                                % (small, large))
+
+    def test_every_command_is_answered_once_in_order_when_the_client_reads(self):
+        cases = {
+            "quit": [b"NOOP\r\n", b"\r\n", b"HELO a\r\n"] * 300,
+            "rcpt": [b"EHLO a\r\n", b"MAIL FROM:<a@b.example>\r\n", b"RCPT TO:<c@d.example>\r\n",
+                     b"RCPT TO:<e@f.example>\r\n", b"DATA\r\n", b"RSET\r\n", b"\r\n"] * 150,
+        }
+        for mode, commands in cases.items():
+            with self.subTest(mode=mode), Daemon(BASE_SESSION % mode + LONG_REPLY +
+                                                 LONG_RCPT_REPLY + "max_commands = 10000;") as d:
+                s = never_reading(d, b"".join(commands) + b"QUIT\r\n")
+                time.sleep(1)  # the daemon meets the stall and waits for the client
+                data = read_until_eof(s, limit=64 * 1024 * 1024)
+                port = closed(s)
+                replies = reply_codes(data)
+                greeting = 521 if mode == "quit" else 220
+                self.assertEqual(replies, [greeting] + expected_codes(mode, commands) + [221])
+                line = d.conn_line(port)
+                self.assertEqual((line["reason"], line["commands"]),
+                                 ("quit", str(len(commands) + 1)))
+
+
+BASE_SESSION = """
+listen = [ "127.0.0.1:0", "[::1]:0" ];
+hostname = "mx.example.test";
+mode = "%s";
+idle_timeout = 60;
+session_timeout = 60;
+drain_timeout = 60;
+limits = { per_ip_connections = 0; per_ip_rate = 0; };
+log = { per_ip_lines = 0; max_lines_per_second = 0; };
+"""
+
+
+def reply_codes(data):
+    """The code of each whole reply (multi-line ones once), in order."""
+    codes = []
+    for line in data.split(b"\r\n")[:-1]:
+        if line[3:4] == b" ":
+            codes.append(int(line[:3]))
+    return codes
+
+
+def expected_codes(mode, commands):
+    if mode == "quit":
+        return [521] * len(commands)
+    table = {b"EHLO a": 250, b"MAIL FROM:<a@b.example>": 250, b"RCPT TO:<c@d.example>": 550,
+             b"RCPT TO:<e@f.example>": 550, b"DATA": 554, b"RSET": 250, b"": 500}
+    return [table[c.rstrip(b"\r\n")] for c in commands]
 
 
 class ListenerIdentityTest(unittest.TestCase):

@@ -27,15 +27,21 @@ static const char *kind_name(enum smtp_reply_kind k)
 	return (unsigned)k < SMTP_REPLY_KINDS ? names[k] : "?";
 }
 
-/* Feeds in chunks of `chunk` octets; the decisions as "250 rcpt 221:quit". */
-static const char *run(enum smtp_mode mode, uint32_t max, const char *in, size_t len, size_t chunk)
+/*
+ * Feeds in chunks of `chunk` octets; the decisions as "250 rcpt 221:quit", or with
+ * paths set, the addresses of each refused RCPT as "<from>to" after the decisions.
+ */
+static const char *run_paths(enum smtp_mode mode, uint32_t max, const char *in, size_t len,
+			     size_t chunk, bool paths)
 {
 	static char out[4096];
+	struct smtp_envelope env;
 	struct smtp_reader r;
 	struct smtp_decision d;
 
 	out[0] = '\0';
-	smtp_reader_init(&r, mode, max);
+	memset(&env, 'z', sizeof(env)); /* nothing may be read before it is written */
+	smtp_reader_init(&r, mode, max, &env);
 	for (size_t off = 0; off < len;) {
 		size_t n = len - off < chunk ? len - off : chunk;
 		const char *p = in + off;
@@ -52,12 +58,24 @@ static const char *run(enum smtp_mode mode, uint32_t max, const char *in, size_t
 				break;
 			}
 			CHECK((d.action == SMTP_CLOSE) == (d.reason != END_NONE));
-			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s%s%s",
-				 out[0] ? " " : "", kind_name(d.reply), d.reason ? ":" : "",
-				 d.reason ? end_reason_word(d.reason) : "");
+			if (paths && d.reply == SMTP_REPLY_RCPT_REJECT) {
+				CHECK(strlen(env.from) <= SMTP_PATH_MAX &&
+				      strlen(env.to) <= SMTP_PATH_MAX);
+				snprintf(out + strlen(out), sizeof(out) - strlen(out), "<%s>%s",
+					 env.from, env.to);
+			} else if (!paths) {
+				snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s%s%s",
+					 out[0] ? " " : "", kind_name(d.reply), d.reason ? ":" : "",
+					 d.reason ? end_reason_word(d.reason) : "");
+			}
 		}
 	}
 	return out;
+}
+
+static const char *run(enum smtp_mode mode, uint32_t max, const char *in, size_t len, size_t chunk)
+{
+	return run_paths(mode, max, in, len, chunk, false);
 }
 
 /* The same decisions whatever the chunking: whole, then 1, 2, 3 and 7 octets at a time. */
@@ -76,6 +94,22 @@ static void expect_n(int line, enum smtp_mode mode, uint32_t max, const char *in
 }
 
 #define EXPECT(mode, max, lit, want) expect_n(__LINE__, mode, max, lit, sizeof(lit) - 1, want)
+
+/* The addresses of each refused RCPT, whatever the chunking. */
+static void expect_paths_n(int line, const char *in, size_t len, const char *want)
+{
+	static const size_t chunks[] = {SIZE_MAX, 1, 2, 3, 7};
+
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		const char *got = run_paths(SMTP_MODE_RCPT, 1000, in, len, chunks[i], true);
+
+		if (strcmp(got, want) != 0)
+			fprintf(stderr, "line %d, chunk %zu:\n", line, chunks[i]);
+		CHECK_STR(got, want);
+	}
+}
+
+#define PATHS(lit, want) expect_paths_n(__LINE__, lit, sizeof(lit) - 1, want)
 #define QUIT_MODE(lit, want) EXPECT(SMTP_MODE_QUIT, 100, lit, want)
 #define RCPT_MODE(lit, want) EXPECT(SMTP_MODE_RCPT, 100, lit, want)
 
@@ -123,7 +157,7 @@ static void test_line_too_long_answers_early(void)
 	struct smtp_decision d;
 
 	memset(buf, 'x', sizeof(buf));
-	smtp_reader_init(&r, SMTP_MODE_QUIT, 100);
+	smtp_reader_init(&r, SMTP_MODE_QUIT, 100, NULL);
 	CHECK(smtp_read(&r, buf, sizeof(buf), &d) == SMTP_LINE_MAX);
 	CHECK(d.reply == SMTP_REPLY_LINE_TOO_LONG && d.action == SMTP_CLOSE);
 	CHECK(smtp_read(&r, buf, sizeof(buf), &d) == sizeof(buf));
@@ -168,7 +202,7 @@ static void test_close_mode(void)
 	struct smtp_reader r;
 	struct smtp_decision d;
 
-	smtp_reader_init(&r, SMTP_MODE_CLOSE, 100);
+	smtp_reader_init(&r, SMTP_MODE_CLOSE, 100, NULL);
 	CHECK(smtp_read(&r, "QUIT\r\n", 6, &d) == 6);
 	CHECK(d.reply == SMTP_REPLY_NONE);
 }
@@ -287,6 +321,31 @@ static void test_mode_names(void)
 	CHECK_STR(smtp_mode_name((enum smtp_mode)9), "?");
 }
 
+static void test_rcpt_paths(void)
+{
+	char in[1024], want[1024];
+
+	PATHS("MAIL FROM:<x@y.example>\r\nRCPT TO:<a@b.example>\r\nRCPT TO:<c@b.example>\r\n",
+	      "<x@y.example>a@b.example<x@y.example>c@b.example");
+	PATHS("mail from:<>\r\nrcpt to:<a@b>\r\n", "<>a@b");
+	PATHS("MAIL FROM: <a@b> SIZE=10\r\nRCPT TO: <c@d> NOTIFY=NEVER\r\n", "<a@b>c@d");
+	PATHS("MAIL FROM:a@b SIZE=1\nRCPT TO:c@d\n", "<a@b>c@d");
+	PATHS("MAIL FROM:<a@b\r\nRCPT TO:<c@d\r\n", "<a@b>c@d");
+	PATHS("MAIL FROM:<a@b>\r\nRSET\r\nMAIL FROM:<c@d>\r\nRCPT TO:<e@f>\r\n", "<c@d>e@f");
+	PATHS("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nEHLO x\r\nRCPT TO:<e@f>\r\n", "<a@b>c@d");
+	/* A blank ends the path: no client text with spaces reaches a log line. */
+	PATHS("MAIL FROM:<a event=conn client=192.0.2.1 client_port=1 @b>\r\n"
+	      "RCPT TO:<\"x y\"@d>\r\nRCPT TO:<c\td@e>\r\n",
+	      "<a>\"x<a>c");
+	/* Other bytes stay for the log to escape; a NUL ends the path. */
+	PATHS("MAIL FROM:<a\x01=\"@b>\r\nRCPT TO:<d\0e@f>\r\n", "<a\x01=\"@b>d");
+
+	/* Cut to SMTP_PATH_MAX octets: a path of exactly that many is whole. */
+	snprintf(in, sizeof(in), "MAIL FROM:<%0300d>\r\nRCPT TO:<%0254d>\r\n", 1, 2);
+	snprintf(want, sizeof(want), "<%0254d>%0254d", 0, 2);
+	expect_paths_n(__LINE__, in, strlen(in), want);
+}
+
 int main(void)
 {
 	test_line_length();
@@ -296,8 +355,9 @@ int main(void)
 	test_close_mode();
 	test_rcpt_mode_transaction();
 	test_rcpt_mode_syntax();
+	test_rcpt_paths();
 	test_defaults();
 	test_mode_names();
-	CHECK(sizeof(struct smtp_reader) <= 32);
+	CHECK(sizeof(struct smtp_reader) <= 40); /* the envelope, when kept, is apart */
 	return test_done();
 }
