@@ -466,6 +466,22 @@ static int add_final_newline(struct loader *ld, size_t len)
 }
 
 /*
+ * An error at the end of a text given a newline is on the file's last line, not past it.
+ * libconfig reads included files itself, so only the operator can add theirs.
+ */
+static void report_syntax(struct loader *ld, const config_t *lc, int last)
+{
+	const char *file = config_error_file(lc);
+	int at = config_error_line(lc);
+
+	fprintf(ld->diag, "%s:%d: %s%s\n", file ? file : ld->path,
+		!file && last > 0 && at > last ? last : at, config_error_text(lc),
+		included_without_final_newline(ld, file)
+			? " (if the last line is a comment, end it with a newline)"
+			: "");
+}
+
+/*
  * The file is read once, and libconfig parses that very text, so that the integers are
  * read back from what was parsed even when the file changes meanwhile. libconfig resolves
  * @include against its include dir: the config file's own directory.
@@ -498,11 +514,7 @@ static int read_file(struct loader *ld, config_t *lc, char *dir)
 		return -1;
 	config_set_include_dir(lc, ld->include_dir);
 	if (!config_read_string(lc, ld->text)) {
-		const char *file = config_error_file(lc);
-		int at = config_error_line(lc);
-		/* an error at the end of the text is on the file's last line, not past it */
-		fprintf(ld->diag, "%s:%d: %s\n", file ? file : ld->path,
-			!file && last > 0 && at > last ? last : at, config_error_text(lc));
+		report_syntax(ld, lc, last);
 		return -1;
 	}
 	return 0;

@@ -189,6 +189,17 @@ static void test_included_integers(void)
 	snprintf(text, sizeof(text),
 		 "%s:3: drain_bytes must be between 0 and 1048576, not 4294967296\n", inc);
 	CHECK_STR(diag, text);
+	/* libconfig reads an included file itself: the operator is told what to add */
+	if ((f = fopen(want, "w"))) {
+		fputs("drain_bytes = 7;\n# no newline", f);
+		fclose(f);
+	}
+	snprintf(text, sizeof(text), "hostname = \"a.example\";\n@include \"%s\"\n", inc);
+	CHECK(load(text, &c) == -1);
+	snprintf(text, sizeof(text),
+		 "%s:2: syntax error (if the last line is a comment, end it with a newline)\n",
+		 inc);
+	CHECK_STR(diag, text);
 	unlink(want);
 }
 
