@@ -33,6 +33,8 @@ char *config_read_text(const char *path, size_t *len);
  * for the config file), checking that each is a regular file; errors as file:line.
  */
 void read_includes(struct loader *ld, const char *from, const char *text, int depth);
+/* Whether the included file (as libconfig names it) ends without a newline. */
+bool included_without_final_newline(const struct loader *ld, const char *file);
 void loader_free(struct loader *ld);
 
 __attribute__((format(printf, 3, 4))) void error_at(struct loader *ld, const config_setting_t *s,

@@ -450,6 +450,44 @@ static void parse_root(struct loader *ld, const config_setting_t *root, struct c
 }
 
 /*
+ * libconfig 1.5 refuses a file whose last line is a comment with no newline after it, as
+ * editors often leave it: it gets the text with that newline, which moves no line. Returns
+ * the file's last line when it added one, else 0; -1 when out of memory.
+ */
+static int add_final_newline(struct loader *ld, size_t len)
+{
+	char *text = (char *)ld->text;
+	int lines = 1;
+
+	if (len == 0 || text[len - 1] == '\n')
+		return 0;
+	if (!(text = realloc(text, len + 2)))
+		return -1;
+	text[len] = '\n';
+	text[len + 1] = '\0';
+	ld->text = text;
+	for (const char *p = text; p < text + len; p++)
+		lines += *p == '\n';
+	return lines;
+}
+
+/*
+ * An error at the end of a text given a newline is on the file's last line, not past it.
+ * libconfig reads included files itself, so only the operator can add theirs.
+ */
+static void report_syntax(struct loader *ld, const config_t *lc, int last)
+{
+	const char *file = config_error_file(lc);
+	int at = config_error_line(lc);
+
+	fprintf(ld->diag, "%s:%d: %s%s\n", file ? file : ld->path,
+		!file && last > 0 && at > last ? last : at, config_error_text(lc),
+		included_without_final_newline(ld, file)
+			? " (if the last line is a comment, end it with a newline)"
+			: "");
+}
+
+/*
  * The file is read once, and libconfig parses that very text, so that the integers are
  * read back from what was parsed even when the file changes meanwhile. libconfig resolves
  * @include against its include dir: the config file's own directory.
@@ -459,6 +497,7 @@ static int read_file(struct loader *ld, config_t *lc, char *dir)
 	size_t len = 0;
 	char *text = config_read_text(ld->path, &len);
 	unsigned line = 1;
+	int last;
 
 	if (!text) {
 		fprintf(ld->diag, "%s:0: cannot read: %s\n", ld->path, strerror(errno));
@@ -472,14 +511,16 @@ static int read_file(struct loader *ld, config_t *lc, char *dir)
 		fprintf(ld->diag, "%s:%u: a NUL byte: not a text file\n", ld->path, line);
 		return -1;
 	}
-	read_includes(ld, NULL, text, 0);
+	if ((last = add_final_newline(ld, len)) < 0) {
+		fprintf(ld->diag, "%s:0: out of memory\n", ld->path);
+		return -1;
+	}
+	read_includes(ld, NULL, ld->text, 0);
 	if (ld->errors > 0)
 		return -1;
 	config_set_include_dir(lc, ld->include_dir);
-	if (!config_read_string(lc, text)) {
-		fprintf(ld->diag, "%s:%d: %s\n",
-			config_error_file(lc) ? config_error_file(lc) : ld->path,
-			config_error_line(lc), config_error_text(lc));
+	if (!config_read_string(lc, ld->text)) {
+		report_syntax(ld, lc, last);
 		return -1;
 	}
 	return 0;

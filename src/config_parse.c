@@ -118,6 +118,14 @@ static const char *source_text(const struct loader *ld, const char *file)
 	return NULL;
 }
 
+bool included_without_final_newline(const struct loader *ld, const char *file)
+{
+	const char *text = file ? source_text(ld, file) : NULL;
+	size_t len = text ? strlen(text) : 0;
+
+	return len > 0 && text[len - 1] != '\n';
+}
+
 /* Reads the file an @include names, once, as libconfig 1.5 resolves it: below its dir. */
 static const char *read_included(struct loader *ld, const char *from, const struct include_line *at)
 {

@@ -103,7 +103,8 @@ static bool proxy_trusted(const struct profile *p, const struct sockaddr *peer);
 static bool admit_peer(struct conn *c);
 static bool admit(struct conn *c);
 static void shed(struct conn *c, enum end_reason why);
-static size_t write_now(struct conn *c, uv_buf_t buf);
+static size_t write_now(struct conn *c, uv_buf_t buf, int *err);
+static enum end_reason sock_end(int err);
 static void proxy_input(struct conn *c, const char *p, size_t len);
 static void start_greeting(struct conn *c);
 static bool start_commands(struct conn *c);
@@ -122,6 +123,8 @@ static int start_reading(struct conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void begin_drain(struct conn *c);
 static int half_close(struct conn *c);
+static int shut_wr(int fd);
+static int reset_pending(int fd, int err);
 static void on_shutdown(uv_shutdown_t *req, int status);
 static bool drain_check(struct drain_entry *e);
 static void drain_expire(struct drain_entry *e);
@@ -195,20 +198,21 @@ static void serve(struct conn *c)
 static void serve_bare(struct conn *c)
 {
 	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
+	int err;
 
-	c->bytes_out = write_now(c, buf);
+	c->bytes_out = write_now(c, buf, &err);
 	c->phase = PHASE_DRAIN;
-	if (c->bytes_out == buf.len && shutdown(c->fd, SHUT_WR) == 0) {
+	if (err == 0 && c->bytes_out == buf.len && (err = shut_wr(c->fd)) == 0) {
 		c->drain_from = c->bytes_in;
 		drain_insert_polled(&c->drain, c->start_ms + c->profile->drain_timeout_ms,
 				    c->profile->drain_timeout_ms);
-	} else if (c->bytes_out == buf.len || open_session(c) != 0) {
-		conn_close(c, END_ERROR);
+	} else if (err != 0 || open_session(c) != 0) {
+		conn_close(c, err != 0 ? sock_end(err) : END_ERROR);
 	} else {
 		buf.base += c->bytes_out;
 		buf.len -= c->bytes_out;
-		if (send_replies(c, &buf, 1) != 0)
-			conn_close(c, END_ERROR);
+		if ((err = send_replies(c, &buf, 1)) != 0)
+			conn_close(c, sock_end(err));
 		else
 			begin_drain(c);
 	}
@@ -304,30 +308,40 @@ static bool admit(struct conn *c)
 /* Over a cap: one non-blocking write of the 521 and an immediate close, no drain. */
 static void shed(struct conn *c, enum end_reason why)
 {
-	c->bytes_out = write_now(c, refusal_buf(c));
+	int err;
+
+	c->bytes_out = write_now(c, refusal_buf(c), &err);
 	conn_close(c, why);
 }
 
-/* One non-blocking write; what does not fit is not sent. */
-static size_t write_now(struct conn *c, uv_buf_t buf)
+/* One non-blocking write; what does not fit is not sent. *err: a failure, or 0. */
+static size_t write_now(struct conn *c, uv_buf_t buf, int *err)
 {
 	ssize_t n;
 
 	if (c->session)
 		n = uv_try_write((uv_stream_t *)&c->session->tcp, &buf, 1);
-	else
-		n = send(c->fd, buf.base, buf.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else if ((n = send(c->fd, buf.base, buf.len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0)
+		n = uv_translate_sys_error(errno);
+	*err = n < 0 && n != UV_EAGAIN && n != UV_EINTR ? (int)n : 0;
 	return n > 0 ? (size_t)n : 0;
 }
 
 /* ---- a PROXY header, the greeting, a command session ---- */
 
-/* A client's reset is its own ending, which operators read apart from a socket error. */
-static enum end_reason read_end(int err)
+/*
+ * A client's reset is its own ending, which operators read apart from a socket error,
+ * wherever it shows: a read or the first write after it fails ECONNRESET, a later write
+ * EPIPE (nullmxd never writes after its own half-close), shutdown(2) see reset_pending().
+ */
+static enum end_reason sock_end(int err)
 {
-	if (err == UV_EOF)
-		return END_EOF;
-	return err == UV_ECONNRESET ? END_RESET : END_ERROR;
+	switch (err) {
+	case UV_EOF: return END_EOF;
+	case UV_ECONNRESET:
+	case UV_EPIPE: return END_RESET;
+	default: return END_ERROR;
+	}
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -335,7 +349,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	struct conn *c = st->data;
 
 	if (nread < 0) {
-		conn_close(c, read_end((int)nread));
+		conn_close(c, sock_end((int)nread));
 		return;
 	}
 	c->bytes_in += (uint64_t)nread;
@@ -393,8 +407,10 @@ static void start_greeting(struct conn *c)
 	uv_buf_t buf = reply_buf(c, SMTP_REPLY_GREETING);
 	const struct profile *p = c->profile;
 
-	if (send_replies(c, &buf, 1) != 0) {
-		conn_close(c, END_ERROR);
+	int err = send_replies(c, &buf, 1);
+
+	if (err != 0) {
+		conn_close(c, sock_end(err));
 		return;
 	}
 	if (p->mode == SMTP_MODE_CLOSE) {
@@ -457,7 +473,7 @@ static void session_input(struct conn *c, const char *p, size_t len)
 	if (err == 0 && n > 0)
 		err = send_replies(c, bufs, n);
 	if (err != 0) {
-		conn_close(c, END_ERROR);
+		conn_close(c, sock_end(err));
 	} else if (c->end != END_NONE) {
 		begin_drain(c);
 		c->drain_from -= len; /* what followed the last command is drained input */
@@ -547,10 +563,11 @@ static void on_session_timer(uv_timer_t *t)
 static void end_session(struct conn *c, enum end_reason why)
 {
 	uv_buf_t buf = refusal_buf(c);
+	int err;
 
 	c->end = why;
-	if (send_replies(c, &buf, 1) != 0)
-		conn_close(c, END_ERROR);
+	if ((err = send_replies(c, &buf, 1)) != 0)
+		conn_close(c, sock_end(err));
 	else
 		begin_drain(c);
 }
@@ -628,7 +645,7 @@ static void on_write(uv_write_t *req, int status)
 	free(q);
 	c->session->writes--;
 	if (status < 0 && status != UV_ECANCELED)
-		conn_close(c, END_ERROR);
+		conn_close(c, sock_end(status));
 	else if (status == 0 && c->phase == PHASE_SESSION && !c->closing && c->session->writes == 0)
 		resume_session(c);
 }
@@ -653,12 +670,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void begin_drain(struct conn *c)
 {
 	unsigned timeout = c->profile->drain_timeout_ms;
+	int err;
 
 	c->phase = PHASE_DRAIN;
 	c->drain_from = c->bytes_in;
 	uv_timer_stop(&c->session->timer);
-	if (half_close(c) != 0 || start_reading(c) != 0) {
-		conn_close(c, END_ERROR);
+	if ((err = half_close(c)) != 0 || (err = start_reading(c)) != 0) {
+		conn_close(c, sock_end(err));
 		return;
 	}
 	drain_insert(&c->drain, uv_now(cs.loop) + timeout, timeout);
@@ -674,13 +692,35 @@ static int half_close(struct conn *c)
 
 	if (s->tcp.write_queue_size > 0)
 		return uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown);
-	return shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
+	return shut_wr(c->fd);
+}
+
+static int shut_wr(int fd)
+{
+	return shutdown(fd, SHUT_WR) == 0 ? 0 : reset_pending(fd, uv_translate_sys_error(errno));
+}
+
+/*
+ * shutdown(2) on a connection the client has reset fails ENOTCONN, as after any other
+ * fatal error: the error the socket holds, which no call has taken yet, tells which.
+ */
+static int reset_pending(int fd, int err)
+{
+	int pending = 0;
+	socklen_t len = sizeof(pending);
+
+	if (err == UV_ENOTCONN && getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len) == 0 &&
+	    pending != 0)
+		return uv_translate_sys_error(pending);
+	return err;
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
+	struct conn *c = req->handle->data;
+
 	if (status < 0 && status != UV_ECANCELED)
-		conn_close(req->handle->data, END_ERROR);
+		conn_close(c, sock_end(reset_pending(c->fd, status)));
 }
 
 /* Reads what a bare descriptor's client sent; END_NONE while it has more to say. */
@@ -697,7 +737,7 @@ static enum end_reason drain_recv(struct conn *c)
 		} else if (errno != EINTR) {
 			return errno == EAGAIN || errno == EWOULDBLOCK
 				       ? END_NONE
-				       : read_end(uv_translate_sys_error(errno));
+				       : sock_end(uv_translate_sys_error(errno));
 		}
 	}
 }

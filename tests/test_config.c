@@ -189,6 +189,17 @@ static void test_included_integers(void)
 	snprintf(text, sizeof(text),
 		 "%s:3: drain_bytes must be between 0 and 1048576, not 4294967296\n", inc);
 	CHECK_STR(diag, text);
+	/* libconfig reads an included file itself: the operator is told what to add */
+	if ((f = fopen(want, "w"))) {
+		fputs("drain_bytes = 7;\n# no newline", f);
+		fclose(f);
+	}
+	snprintf(text, sizeof(text), "hostname = \"a.example\";\n@include \"%s\"\n", inc);
+	CHECK(load(text, &c) == -1);
+	snprintf(text, sizeof(text),
+		 "%s:2: syntax error (if the last line is a comment, end it with a newline)\n",
+		 inc);
+	CHECK_STR(diag, text);
 	unlink(want);
 }
 
@@ -208,6 +219,29 @@ static void test_nul_byte(void)
 	fclose(d);
 	snprintf(want, sizeof(want), "%s:2: a NUL byte: not a text file\n", path);
 	CHECK_STR(diag, want);
+}
+
+/* Editors often leave no newline after the last line; libconfig 1.5 refused a comment there. */
+static void test_no_final_newline(void)
+{
+	struct config c;
+
+	CHECK(load("hostname = \"a.example\";\nmax_commands = 7;\n# the last line", &c) == 0);
+	CHECK(c.defaults && c.defaults->max_commands == 7);
+	config_free(&c);
+	CHECK(load("hostname = \"a.example\";\n// max_commands = 8", &c) == 0);
+	CHECK(c.defaults && c.defaults->max_commands == CONFIG_MAX_COMMANDS);
+	config_free(&c);
+	CHECK(load("hostname = \"a.example\"; drain_bytes = 09; # no newline", &c) == 0);
+	CHECK(c.defaults && c.defaults->drain_bytes == 9);
+	config_free(&c);
+	/* what is wrong is still told on the file's own lines */
+	CHECK_ERROR(
+		"hostname = \"a.example\";\n# a comment\ndrain_bytes = 4294967296; # no newline", 3,
+		"drain_bytes must be between 0 and 1048576, not 4294967296");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = [ \"127.0.0.1:25\"", 2, "syntax error");
+	CHECK_ERROR("hostname = \"a.example\";\nlisten = [ \"127.0.0.1:25\" # no newline", 2,
+		    "syntax error");
 }
 
 /* libconfig would open them itself: a directory made it exit the process, a FIFO hang. */
@@ -454,6 +488,7 @@ int main(void)
 	test_integers_as_written();
 	test_included_integers();
 	test_nul_byte();
+	test_no_final_newline();
 	test_include_targets();
 	test_root_with_group();
 	test_bad_addresses();

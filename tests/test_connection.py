@@ -3,6 +3,7 @@
 import signal
 import socket
 import struct
+import subprocess
 import time
 import unittest
 
@@ -15,6 +16,17 @@ def reset(sock):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
     return port
+
+
+def wait_traced(pid, timeout=10.0):
+    """Waits until a tracer (strace) has attached to pid."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/%d/status" % pid) as f:
+            if any(l.startswith("TracerPid:") and l.split()[1] != "0" for l in f):
+                return
+        time.sleep(0.05)
+    raise AssertionError("strace did not attach to %d" % pid)
 
 
 class ConnectionTest(unittest.TestCase):
@@ -132,6 +144,44 @@ class ConnectionTest(unittest.TestCase):
             time.sleep(0.1)
             line = d.conn_line(reset(s))
             self.assertEqual((line["client"], line["reason"]), ("::1", "reset"))
+
+    def test_reset_before_the_greeting_is_a_reset_not_an_error(self):
+        # With nullmxd stopped, each client connects, sends a burst and resets: the
+        # kernel has accepted them, so nullmxd meets the reset at its first write, on the
+        # bare descriptor (IPv4, close mode) and on a libuv stream (IPv6, rcpt mode).
+        config = """
+            hostname = "mx.example.test";
+            listen = ( "127.0.0.1:0", { address = "[::1]:0"; mode = "rcpt"; } );"""
+        burst = b"EHLO client.example\r\nMAIL FROM:<a@example.test>\r\n" * 50
+        with Daemon(config) as d:
+            d.send_signal(signal.SIGSTOP)
+            try:
+                ports = []
+                for family in (socket.AF_INET, socket.AF_INET6) * 3:
+                    s = d.connect(family)
+                    s.sendall(burst)
+                    ports.append(reset(s))
+            finally:
+                d.send_signal(signal.SIGCONT)
+            for port in ports:
+                self.assertEqual(d.conn_line(port)["reason"], "reset", port)
+
+    def test_reset_before_the_half_close_is_a_reset_not_an_error(self):
+        # The reset lands between the greeting and its shutdown(2): strace holds every
+        # shutdown for two seconds while the client, which has the whole greeting, resets.
+        with Daemon() as d:
+            tracer = subprocess.Popen(
+                ["strace", "-qq", "-p", str(d.proc.pid), "-e", "trace=shutdown",
+                 "-e", "inject=shutdown:delay_enter=2000000", "-o", "/dev/null"],
+                stderr=subprocess.PIPE, text=True)
+            try:
+                wait_traced(d.proc.pid)
+                s = d.connect()
+                self.assertEqual(s.recv(len(DEFAULT_REPLY), socket.MSG_WAITALL), DEFAULT_REPLY)
+                self.assertEqual(d.conn_line(reset(s), timeout=10)["reason"], "reset")
+            finally:
+                tracer.terminate()  # detaches: the sanitizers' leak check needs ptrace
+                tracer.communicate(timeout=10)
 
     def test_over_max_connections_is_still_answered_521(self):
         with Daemon(BASE_CONFIG + "max_connections = 2;") as d:
