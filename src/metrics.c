@@ -307,10 +307,6 @@ static void on_refused_close(uv_handle_t *h)
 	free(h);
 }
 
-/*
- * Over the client cap: accept anyway, as a connection left pending stops libuv from
- * watching the listener for good, and answer 503.
- */
 static void on_turn_end(uv_check_t *c);
 static void on_connection(uv_stream_t *server, int status);
 
@@ -334,6 +330,7 @@ static void rearm(uv_stream_t *server)
 		log_warnx("metrics: listening again failed: %s", uv_strerror(err));
 }
 
+/* Over the client cap: accept, answer 503 and close, rather than leave it pending. */
 static void refuse(uv_stream_t *server)
 {
 	uv_tcp_t *t = malloc(sizeof(*t));
