@@ -6,9 +6,12 @@
  * cannot receive (RFC 5321 section 5.1), or the implicit MX of a name without one; then,
  * for a name that receives no mail, its SPF and DMARC records.
  */
+#include <stdbool.h>
+
 #include "checkdns_lookup.h"
 #include "checkdns_report.h"
 
-void check_name(struct checker *ck, struct report *r);
+/* rcpt_mode: nullmxd on this host refuses at RCPT TO, so an MX may name this host. */
+void check_name(struct checker *ck, struct report *r, bool rcpt_mode);
 
 #endif

@@ -3,7 +3,8 @@
 
 /*
  * Verdicts on a name's SPF (RFC 7208) and DMARC (RFC 7489) records, for a name with a
- * null MX or none: does it send? If not, it should say so.
+ * null MX, none, or MX hosts that are all this host in rcpt mode (refusing every
+ * recipient): does it send? If not, it should say so.
  */
 #include "checkdns_lookup.h"
 #include "checkdns_report.h"

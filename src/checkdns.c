@@ -20,15 +20,18 @@
 struct options {
 	const char *resolver;
 	bool json;
+	bool rcpt_mode;
 	int first_name;
 };
 
 static void usage(FILE *out)
 {
-	fputs("usage: nullmxd check-dns [--resolver ADDR[:PORT]] [--json] NAME...\n"
+	fputs("usage: nullmxd check-dns [--resolver ADDR[:PORT]] [--json] [--rcpt-mode] NAME...\n"
 	      "  -r, --resolver ADDR[:PORT]  ask this server (IPv6 as [::1]:5353) instead of\n"
 	      "                              those in /etc/resolv.conf\n"
-	      "  -j, --json                  print one JSON document\n",
+	      "  -j, --json                  print one JSON document\n"
+	      "      --rcpt-mode             nullmxd on this host runs mode = \"rcpt\": an MX\n"
+	      "                              may name this host\n",
 	      out);
 }
 
@@ -37,6 +40,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {{"resolver", required_argument, NULL, 'r'},
 						 {"json", no_argument, NULL, 'j'},
+						 {"rcpt-mode", no_argument, NULL, 'R'},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	int c;
@@ -49,6 +53,8 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			opt->resolver = optarg;
 		} else if (c == 'j') {
 			opt->json = true;
+		} else if (c == 'R') {
+			opt->rcpt_mode = true;
 		} else if (c == 'h') {
 			usage(stdout);
 			return 0;
@@ -135,7 +141,7 @@ static int run(const struct options *opt, struct report *reports, size_t n)
 	if (!ck)
 		return opt->resolver ? EX_USAGE : EX_UNAVAILABLE;
 	for (size_t i = 0; i < n; i++)
-		check_name(ck, &reports[i]);
+		check_name(ck, &reports[i], opt->rcpt_mode);
 	if (opt->json)
 		print_json(stdout, reports, n);
 	else

@@ -38,7 +38,7 @@ static void addrs_format(const struct addrs *a, char *buf, size_t len)
 		snprintf(buf + used, len - used, " and %zu more", a->total - a->n);
 }
 
-static void report_this_host(struct report *r, const struct addrs *a)
+static void report_this_host(struct report *r, const struct addrs *a, bool rcpt_mode)
 {
 	char text[INET6_ADDRSTRLEN];
 
@@ -47,8 +47,9 @@ static void report_this_host(struct report *r, const struct addrs *a)
 			addr_text(&a->list[i], text, sizeof text);
 			add_finding(r, SEV_INFO, "this-host",
 				    "%s is an address of this host (%s): where nullmxd listens, "
-				    "senders connect and get 521 instead of giving up at once",
-				    text, a->list[i].ifname);
+				    "senders connect and %s instead of giving up at once",
+				    text, a->list[i].ifname,
+				    rcpt_mode ? "are refused at RCPT TO" : "get 521");
 			return;
 		}
 	add_finding(r, SEV_INFO, "not-this-host",
@@ -85,57 +86,95 @@ static void check_null_mx(struct report *r, const struct mxset *mx)
 
 /* MX hosts */
 
-static void report_mx_is_this_host(struct report *r, const struct mxhost *h, const struct addrs *a)
+/* What one MX host is, as flags; 0: senders cannot deliver there. */
+enum { MX_AWAY = 1, MX_HERE = 2, MX_UNKNOWN = 4 };
+
+/* Returns MX_HERE when an address of the host is this host's (loopback is not). */
+static int report_mx_is_this_host(struct report *r, const struct mxhost *h, const struct addrs *a,
+				  bool rcpt_mode)
 {
 	char text[INET6_ADDRSTRLEN];
 
-	for (size_t i = 0; i < a->n; i++)
-		if (a->list[i].ifname && !addr_loopback(&a->list[i])) {
-			addr_text(&a->list[i], text, sizeof text);
+	for (size_t i = 0; i < a->n; i++) {
+		if (!a->list[i].ifname || addr_loopback(&a->list[i]))
+			continue;
+		addr_text(&a->list[i], text, sizeof text);
+		if (rcpt_mode)
+			add_finding(r, SEV_OK, "rcpt-mx",
+				    "MX host %s has address %s, which is this host's (%s): "
+				    "nullmxd in rcpt mode there refuses every RCPT TO "
+				    "permanently, so senders that reach it bounce at once",
+				    h->name, text, a->list[i].ifname);
+		else
 			add_finding(r, SEV_ERROR, "mx-is-this-host",
 				    "MX host %s has address %s, which is this host's (%s): "
 				    "where nullmxd listens, every message to %s is refused with "
-				    "521 (a 521 host must not be an MX, RFC 1846 section 4.3)",
+				    "521 (a 521 host must not be an MX, RFC 1846 section 4.3); "
+				    "nullmxd in rcpt mode may be one: then check with --rcpt-mode",
 				    h->name, text, a->list[i].ifname, r->name);
-			return;
-		}
+		return MX_HERE;
+	}
+	return 0;
 }
 
-/* Is this MX host usable: does it have an address other than a loopback one? */
-static bool check_mx_host(struct checker *ck, struct report *r, const struct mxhost *h)
+/* Where senders that pick this MX host go, as MX_ flags. */
+static int check_mx_host(struct checker *ck, struct report *r, const struct mxhost *h,
+			 bool rcpt_mode)
 {
-	bool usable = false, loopback = false;
+	bool loopback = false;
+	int seen = 0;
 	struct addrs a;
 
 	if (lookup_addrs(ck, r, h->name, &a) < 0)
-		return true; /* unknown: not counted against the name */
+		return MX_UNKNOWN; /* not counted against the name */
 	if (a.total == 0) {
 		add_finding(r, SEV_WARNING, "mx-host-unusable",
 			    "MX host %s (%u) %s: senders cannot deliver there; give it an "
 			    "address or remove that MX record",
 			    h->name, (unsigned)h->pref,
 			    a.nxdomain ? "does not exist (NXDOMAIN)" : "has no A or AAAA record");
-		return false;
+		return 0;
 	}
 	for (size_t i = 0; i < a.n; i++) {
 		if (addr_loopback(&a.list[i]))
 			loopback = true;
-		else
-			usable = true;
+		else if (!a.list[i].ifname)
+			seen |= MX_AWAY;
 	}
 	if (loopback)
 		add_finding(r, SEV_ERROR, "mx-loopback",
 			    "MX host %s (%u) has a loopback address: it names each sender's own "
 			    "host, so mail to %s loops back to its sender",
 			    h->name, (unsigned)h->pref, r->name);
-	report_mx_is_this_host(r, h, &a);
-	return usable || a.total > a.n;
+	seen |= report_mx_is_this_host(r, h, &a, rcpt_mode);
+	return a.total > a.n ? seen | MX_AWAY : seen;
 }
 
-static void check_real_mx(struct checker *ck, struct report *r, const struct mxset *mx)
+/*
+ * Every MX host this host in rcpt mode: the name receives no mail, like one with a null
+ * MX. Beside a host elsewhere, which of the two a sender reaches decides whether its
+ * message is delivered or bounced.
+ */
+static void check_rcpt_mx(struct checker *ck, struct report *r, const struct mxset *mx, int seen,
+			  const char *list, bool complete)
+{
+	if (seen & MX_AWAY)
+		add_finding(r, SEV_ERROR, "rcpt-mx-mixed",
+			    "%s has MX hosts both here, where nullmxd refuses every recipient, "
+			    "and elsewhere (%s): whether a message bounces or is delivered "
+			    "depends on which one its sender reaches; point every MX at this host "
+			    "if %s receives no mail, or remove this host's MX if it does",
+			    r->name, list, r->name);
+	else if (complete && !checker_dead(ck))
+		check_sender(ck, r, mx);
+}
+
+static void check_real_mx(struct checker *ck, struct report *r, const struct mxset *mx,
+			  bool rcpt_mode)
 {
 	size_t checked = mx->nhosts < MX_HOSTS_CHECKED ? mx->nhosts : MX_HOSTS_CHECKED;
 	size_t usable = 0, used = 0;
+	int seen = 0;
 	char list[512];
 
 	list[0] = '\0';
@@ -143,8 +182,16 @@ static void check_real_mx(struct checker *ck, struct report *r, const struct mxs
 		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%u)",
 					 i ? ", " : "", mx->hosts[i].name,
 					 (unsigned)mx->hosts[i].pref);
-	for (size_t i = 0; i < checked && !checker_dead(ck); i++)
-		usable += check_mx_host(ck, r, &mx->hosts[i]);
+	for (size_t i = 0; i < checked && !checker_dead(ck); i++) {
+		int host = check_mx_host(ck, r, &mx->hosts[i], rcpt_mode);
+
+		usable += host != 0;
+		seen |= host;
+	}
+	if (rcpt_mode && (seen & MX_HERE)) {
+		check_rcpt_mx(ck, r, mx, seen, list, checked == mx->nhosts);
+		return;
+	}
 	if (checker_dead(ck) || usable > 0 || checked < mx->nhosts) {
 		add_finding(r, SEV_INFO, "real-mx",
 			    "%s receives mail at its MX %s; that is right for a bounce "
@@ -162,7 +209,7 @@ static void check_real_mx(struct checker *ck, struct report *r, const struct mxs
 }
 
 /* No MX: returns false when there is nothing more to check. */
-static bool check_no_mx(struct checker *ck, struct report *r)
+static bool check_no_mx(struct checker *ck, struct report *r, bool rcpt_mode)
 {
 	char list[512];
 	struct addrs a;
@@ -181,26 +228,26 @@ static bool check_no_mx(struct checker *ck, struct report *r)
 		    "no MX, but A/AAAA records: %s %s an implicit MX (RFC 5321 section 5.1), so "
 		    "mail to %s will come to %s",
 		    list, a.total > 1 ? "are" : "is", r->name, a.total > 1 ? "them" : "it");
-	report_this_host(r, &a);
+	report_this_host(r, &a, rcpt_mode);
 	return true;
 }
 
 /* The name */
 
-static void check_mx(struct checker *ck, struct report *r, const struct mxset *mx)
+static void check_mx(struct checker *ck, struct report *r, const struct mxset *mx, bool rcpt_mode)
 {
 	if (mx->count > 0 && mx->nnull == 0) {
-		check_real_mx(ck, r, mx);
+		check_real_mx(ck, r, mx, rcpt_mode);
 		return;
 	}
 	if (mx->nnull > 0)
 		check_null_mx(r, mx);
-	else if (!check_no_mx(ck, r))
+	else if (!check_no_mx(ck, r, rcpt_mode))
 		return;
 	check_sender(ck, r, mx);
 }
 
-void check_name(struct checker *ck, struct report *r)
+void check_name(struct checker *ck, struct report *r, bool rcpt_mode)
 {
 	struct mxset mx;
 	struct answer ans;
@@ -225,6 +272,6 @@ void check_name(struct checker *ck, struct report *r)
 	else if (ans.status != LOOKUP_OK)
 		lookup_failed(ck, r, &ans, "MX", r->fqdn);
 	else
-		check_mx(ck, r, &mx);
+		check_mx(ck, r, &mx, rcpt_mode);
 	mx_free(&mx);
 }

@@ -99,21 +99,25 @@ static void spf_report_quiet(struct report *r, const struct txt_match *m, const 
 }
 
 static void spf_report_sends(struct report *r, const char *record, const struct spf *spf,
-			     bool null_mx)
+			     const struct mxset *mx)
 {
-	if (null_mx)
-		add_finding(r, SEV_WARNING, "null-mx-sender",
-			    "SPF \"%s\" authorizes senders (%s), so %s sends mail, yet its null "
-			    "MX says it receives none: receivers may reject its mail (550 "
-			    "5.7.27, RFC 7505 section 4.2); use a bounce (Return-Path) domain "
-			    "that keeps a working MX",
-			    record, spf->passer, r->name);
-	else
-		add_finding(r, SEV_WARNING, "sender-without-mx",
-			    "SPF \"%s\" authorizes senders (%s), so %s sends mail: if it is a "
-			    "bounce (Return-Path) domain it needs a working MX, not a null MX "
-			    "(RFC 7505 section 4.2)",
-			    record, spf->passer, r->name);
+	const char *code = "sender-without-mx",
+		   *why = ": if it is a bounce (Return-Path) domain it needs a working MX, not a "
+			  "null MX (RFC 7505 section 4.2)";
+
+	if (mx->nnull > 0) {
+		code = "null-mx-sender";
+		why = ", yet its null MX says it receives none: receivers may reject its mail "
+		      "(550 5.7.27, RFC 7505 section 4.2); use a bounce (Return-Path) domain "
+		      "that keeps a working MX";
+	} else if (mx->count > 0) {
+		code = "rcpt-mx-sender";
+		why = ", yet its MX refuses every recipient: bounces and replies to it are lost; "
+		      "use a bounce (Return-Path) domain that keeps a working MX (RFC 7505 "
+		      "section 4.2)";
+	}
+	add_finding(r, SEV_WARNING, code, "SPF \"%s\" authorizes senders (%s), so %s sends mail%s",
+		    record, spf->passer, r->name, why);
 }
 
 /* Returns false when the name may send mail: then nothing more is suggested. */
@@ -139,7 +143,7 @@ static bool check_spf(struct report *r, const struct txt_match *m, const struct 
 		return false;
 	}
 	if (spf.sends) {
-		spf_report_sends(r, m->texts[0], &spf, mx->nnull > 0);
+		spf_report_sends(r, m->texts[0], &spf, mx);
 		return false;
 	}
 	if (mx->count == 0)

@@ -131,7 +131,18 @@ RECORDS = [
 ]
 HOST = local_address()
 if HOST:
-    RECORDS += [("realhost", "MX", "10 mxlocal.example.test."), ("mxlocal", "A", HOST)]
+    RECORDS += [
+        ("realhost", "MX", "10 mxlocal.example.test."),
+        ("mxlocal", "A", HOST),
+        # README setup c: every MX this host, in rcpt mode (--rcpt-mode)
+        ("rcptquiet", "MX", "10 mxlocal.example.test."),
+        ("rcptquiet", "TXT", '"v=spf1 -all"'),
+        ("_dmarc.rcptquiet", "TXT", '"v=DMARC1; p=reject"'),
+        ("rcptmixed", "MX", "10 mxlocal.example.test."),
+        ("rcptmixed", "MX", "20 mx.example.test."),
+        ("rcptsender", "MX", "10 mxlocal.example.test."),
+        ("rcptsender", "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"'),
+    ]
 
 passed = 0
 failed = 0
@@ -340,8 +351,8 @@ def suggestion_lines(suggested):
     return lines
 
 
-def check_text(resolver, name, verdict, status, phrases=(), suggested=(), tag=""):
-    p, _ = run("--resolver", resolver, name)
+def check_text(resolver, name, verdict, status, phrases=(), suggested=(), tag="", opts=()):
+    p, _ = run(*opts, "--resolver", resolver, name)
     out = p.stdout
     what = f"{name[:40]}{tag}"
     check(p.returncode == status, f"{what}: exit {p.returncode}, want {status}", out + p.stderr)
@@ -356,8 +367,8 @@ def check_text(resolver, name, verdict, status, phrases=(), suggested=(), tag=""
     return out
 
 
-def check_json(resolver, name, verdict, status, codes=(), suggested=(), tag=""):
-    p, _ = run("--json", "--resolver", resolver, name)
+def check_json(resolver, name, verdict, status, codes=(), suggested=(), tag="", opts=()):
+    p, _ = run(*opts, "--json", "--resolver", resolver, name)
     what = f"{name[:40]}{tag} json"
     check(p.returncode == status, f"{what}: exit {p.returncode}, want {status}", p.stdout)
     try:
@@ -466,19 +477,59 @@ CASES = [
      ["spf-invalid"], []),
 ]
 if HOST:
-    CASES.append((fqdn("realhost"), "error", 2, [f"has address {HOST}, which is this host's"],
-                  ["mx-is-this-host", "real-mx"], []))
+    CASES += [
+        (fqdn("realhost"), "error", 2, [f"has address {HOST}, which is this host's",
+         "must not be an MX", "--rcpt-mode"], ["mx-is-this-host", "real-mx", "!rcpt-mx"], []),
+        # Without --rcpt-mode, setup c is still a 521 host named as an MX.
+        (fqdn("rcptquiet"), "error", 2, [], ["mx-is-this-host", "!rcpt-mx", "!spf-no-sender"], []),
+    ]
+
+# With --rcpt-mode: an MX naming this host is README setup c. Names whose MX is
+# elsewhere are judged as without it (RCPT_SAME).
+RCPT_CASES = []
+if HOST:
+    RCPT_CASES = [
+        (fqdn("realhost"), "ok", 0, [f"MX host mxlocal.example.test. has address {HOST}",
+         "refuses every RCPT TO permanently", "no SPF record"],
+         ["rcpt-mx", "spf-missing", "dmarc-missing", "!mx-is-this-host", "!real-mx"],
+         suggested_quiet("realhost", mx=False)),
+        (fqdn("rcptquiet"), "ok", 0, ['SPF "v=spf1 -all" authorizes no sender'],
+         ["rcpt-mx", "spf-no-sender", "dmarc-reject", "!real-mx"], []),
+        # A sender reaching mx.example.test. delivers, one reaching this host bounces.
+        (fqdn("rcptmixed"), "error", 2, ["MX hosts both here", "mxlocal.example.test. (10), "
+         "mx.example.test. (20)"], ["rcpt-mx", "rcpt-mx-mixed", "!real-mx"], []),
+        # A bounce domain must not point its MX at a host that refuses all mail.
+        (fqdn("rcptsender"), "warning", 1, ["authorizes senders (ip4:192.0.2.0/24)",
+         "refuses every recipient", "bounce (Return-Path) domain"],
+         ["rcpt-mx", "rcpt-mx-sender", "!null-mx-sender"], []),
+        # This host's address as an implicit MX: refused at RCPT TO, not with 521.
+        (fqdn("local"), "warning", 1, ["senders connect and are refused at RCPT TO"],
+         ["implicit-mx", "this-host"], suggested_quiet("local")),
+    ]
+RCPT_SAME = [c for c in CASES if c[0] not in {fqdn(n) for n in ("realhost", "rcptquiet", "local")}]
 
 # The names whose suggestions, applied, must leave them ok.
 # (Not mixed: which of its MX records go is the operator's choice.)
 FIXABLE = [fqdn(n) for n in ("null", "addr", "local", "pref", "empty", "soft", "longquiet",
                              "dmarc2", "alias", "alias2", "afterall")]
+# With --rcpt-mode: SPF and DMARC for a name whose every MX is this host, no null MX.
+FIXABLE_RCPT = [fqdn("realhost")] if HOST else []
 
 
-def test_cases(resolver, tag):
-    for name, verdict, status, phrases, codes, suggested in CASES:
-        check_text(resolver, name, verdict, status, phrases, suggested, tag)
-        check_json(resolver, name, verdict, status, codes, suggested, tag)
+def test_cases(resolver, tag, cases=CASES, opts=()):
+    for name, verdict, status, phrases, codes, suggested in cases:
+        check_text(resolver, name, verdict, status, phrases, suggested, tag, opts)
+        check_json(resolver, name, verdict, status, codes, suggested, tag, opts)
+
+
+def test_rcpt_mode(resolver, tag):
+    opts = ("--rcpt-mode",)
+    test_cases(resolver, f"{tag} --rcpt-mode", RCPT_CASES + RCPT_SAME, opts)
+    p, _ = run("--json", "--rcpt-mode", "--resolver", resolver, fqdn("null"), fqdn("real"))
+    check(p.returncode == 0, "--rcpt-mode: ok names together exit 0", p.stdout)
+    if HOST:
+        p, _ = run("--rcpt-mode", "--resolver", resolver, fqdn("rcptquiet"), fqdn("rcptsender"))
+        check(p.returncode == 1, "--rcpt-mode: a bounce domain at this host exits 1", p.stdout)
 
 
 def test_all_ok_ones_verdict_quiet(resolver):
@@ -587,9 +638,9 @@ def test_timeout():
           "timeout: says timed out, the server and how long", p.stdout)
 
 
-def apply_suggestions(zone, resolver):
-    """Every suggestion of FIXABLE, applied: its replaced records deleted, it added."""
-    p, _ = run("--json", "--resolver", resolver, *FIXABLE)
+def apply_suggestions(zone, resolver, names, opts=()):
+    """Every suggestion for names, applied: its replaced records deleted, it added."""
+    p, _ = run(*opts, "--json", "--resolver", resolver, *names)
     doc = json.loads(p.stdout)
     norm = lambda l: " ".join(l.split()).lower()
     for obj in doc:
@@ -604,7 +655,9 @@ def apply_suggestions(zone, resolver):
 
 def test_suggestions_fix(nsd, zone, nsd_port, resolvers):
     """Applied as printed, the suggestions leave a valid zone, and every name ok."""
-    apply_suggestions(zone, resolvers[0])
+    apply_suggestions(zone, resolvers[0], FIXABLE)
+    if FIXABLE_RCPT:
+        apply_suggestions(zone, resolvers[0], FIXABLE_RCPT, ("--rcpt-mode",))
     zone.serial += 1
     zone.write()
     chk = subprocess.run([shutil.which("nsd-checkzone", path="/usr/sbin:/sbin") or "nsd-checkzone",
@@ -616,12 +669,17 @@ def test_suggestions_fix(nsd, zone, nsd_port, resolvers):
         time.sleep(0.1)
     check(soa_serial(nsd_port) == zone.serial, "NSD reloaded the zone")
     for resolver in resolvers:
-        p, _ = run("--json", "--resolver", resolver, *FIXABLE)
-        doc = json.loads(p.stdout)
-        check(p.returncode == 0, f"after the suggestions, exit 0 via {resolver}", p.stdout)
-        for obj in doc:
-            check(obj["verdict"] == "ok" and obj["suggested"] == [],
-                  f"{obj['name']}: ok with nothing more to suggest via {resolver}", json.dumps(obj))
+        for names, opts in ((FIXABLE, ()), (FIXABLE_RCPT, ("--rcpt-mode",))):
+            if not names:
+                continue
+            p, _ = run(*opts, "--json", "--resolver", resolver, *names)
+            doc = json.loads(p.stdout)
+            check(p.returncode == 0, f"after the suggestions, exit 0 via {resolver} {opts}",
+                  p.stdout)
+            for obj in doc:
+                check(obj["verdict"] == "ok" and obj["suggested"] == [],
+                      f"{obj['name']}: ok with nothing more to suggest via {resolver} {opts}",
+                      json.dumps(obj))
 
 
 def find(prog):
@@ -647,6 +705,8 @@ def main():
             test_usage()
             test_cases(resolver, "")
             test_cases(direct, " (nsd)")
+            test_rcpt_mode(resolver, "")
+            test_rcpt_mode(direct, " (nsd)")
             test_all_ok_ones_verdict_quiet(resolver)
             test_many_names(resolver)
             test_long_name_keeps_resolver(resolver)
