@@ -29,6 +29,8 @@ int addr_parse(const char *text, union sockaddr_any *out);
 
 /* "192.0.2.0/24", "2001:db8::/32", or a bare address (a host). */
 int cidr_parse(const char *text, struct cidr *out);
+/* "192.0.2.0/24", "2001:db8::/32": always with the prefix length, a host too. */
+void cidr_format(const struct cidr *c, char *out, size_t len);
 bool cidr_match(const struct cidr *c, const struct sockaddr *sa);
 /* Keeps the first bits of a 16-byte address and zeroes the rest (bits >= 128: all). */
 void addr_mask(uint8_t addr[16], unsigned bits);

@@ -115,6 +115,15 @@ int cidr_parse(const char *text, struct cidr *out)
 	return 0;
 }
 
+void cidr_format(const struct cidr *c, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	addr_text(&c->net.sa, ip, sizeof(ip), &port);
+	snprintf(out, len, "%s/%u", ip, c->bits);
+}
+
 static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
 {
 	unsigned bytes = bits / 8, rest = bits % 8;

@@ -4,7 +4,6 @@
  * per connection. The key is secret: IPv4 has only 2^32 addresses, so anyone holding
  * the key could hash them all and reverse the tokens.
  */
-#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,16 +45,21 @@ int anon_configure(const struct anon_settings *s)
 static void key_text(const struct iptable_key *k, unsigned prefix, char *out, size_t len)
 {
 	bool v4 = iptable_key_is_v4(k);
+	struct cidr c = {.bits = v4 ? prefix - 96 : prefix};
 	uint8_t a[16];
-	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
 
 	memcpy(a, k->addr, sizeof(a));
 	addr_mask(a, prefix);
-	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a + 12 : a, ip, sizeof(ip));
-	if (prefix >= 128)
-		snprintf(out, len, "%s", ip);
+	c.net.sa.sa_family = v4 ? AF_INET : AF_INET6;
+	if (v4)
+		memcpy(&c.net.in.sin_addr, a + 12, 4);
 	else
-		snprintf(out, len, "%s/%u", ip, v4 ? prefix - 96 : prefix);
+		memcpy(&c.net.in6.sin6_addr, a, sizeof(a));
+	if (prefix >= 128)
+		addr_text(&c.net.sa, out, len, &port);
+	else
+		cidr_format(&c, out, len);
 }
 
 static void hash_text(const struct iptable_key *k, char *out, size_t len)

@@ -2,9 +2,9 @@
  * nullmxd -t: the settings in effect after defaults, as the daemon will use them, with
  * each listener's exact reply lines.
  */
-#include <arpa/inet.h>
 #include <string.h>
 
+#include "addr.h"
 #include "config_limits.h"
 #include "config_print.h"
 #include "proxy.h"
@@ -30,14 +30,9 @@ static void print_listener(FILE *out, const struct listen_addr *a)
 	if (p->proxy) {
 		fprintf(out, "  proxy %s from", proxy_allow_name((enum proxy_allow)p->proxy));
 		for (size_t i = 0; i < p->nproxy_from; i++) {
-			char ip[INET6_ADDRSTRLEN];
-			const struct cidr *c = &p->proxy_from[i];
-			inet_ntop(c->net.sa.sa_family,
-				  c->net.sa.sa_family == AF_INET
-					  ? (const void *)&c->net.in.sin_addr
-					  : (const void *)&c->net.in6.sin6_addr,
-				  ip, sizeof(ip));
-			fprintf(out, " %s/%u", ip, c->bits);
+			char net[INET6_ADDRSTRLEN + 4];
+			cidr_format(&p->proxy_from[i], net, sizeof(net));
+			fprintf(out, " %s", net);
 		}
 		fputc('\n', out);
 	}

@@ -92,6 +92,28 @@ static void test_cidr(void)
 	CHECK(cidr_parse("/8", &c) == -1);
 }
 
+static void test_cidr_format(void)
+{
+	static const char *const nets[] = {"192.0.2.0/24",  "0.0.0.0/0", "127.0.0.1/32",
+					   "2001:db8::/33", "::1/128",   "::/0"};
+	char text[64];
+	struct cidr c;
+
+	for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+		CHECK(cidr_parse(nets[i], &c) == 0);
+		cidr_format(&c, text, sizeof(text));
+		CHECK_STR(text, nets[i]);
+	}
+	CHECK(cidr_parse("10.1.2.3", &c) == 0); /* a bare address is a host */
+	cidr_format(&c, text, sizeof(text));
+	CHECK_STR(text, "10.1.2.3/32");
+	CHECK(cidr_parse("2001:DB8:0:0::0/32", &c) == 0); /* one spelling per network */
+	cidr_format(&c, text, sizeof(text));
+	CHECK_STR(text, "2001:db8::/32");
+	cidr_format(&c, text, 8); /* cut, never overrun */
+	CHECK_STR(text, "2001:db");
+}
+
 static void test_mask(void)
 {
 	uint8_t a[16], want[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80};
@@ -111,6 +133,7 @@ int main(void)
 	test_text();
 	test_parse();
 	test_cidr();
+	test_cidr_format();
 	test_mask();
 	return test_done();
 }

@@ -26,6 +26,15 @@ class CheckConfigTest(unittest.TestCase):
         self.assertIn(f"listen 127.0.0.1:0\n{listener}listen [::1]:0\n{listener}", r.stdout)
         self.assertEqual(r.stderr, "")
 
+    def test_proxy_sources_print_as_networks_in_one_spelling(self):
+        path = write_config('hostname = "mx.example.test";\n'
+                            'listen = ( { address = "127.0.0.1:0"; proxy = "v2";\n'
+                            '  proxy_from = [ "127.0.0.1", "2001:DB8:0::/48", "10.0.0.0/8" ]; } );\n')
+        r = run_nullmxd("-t", "-c", path)
+        os.unlink(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("  proxy v2 from 127.0.0.1/32 2001:db8::/48 10.0.0.0/8\n", r.stdout)
+
     def test_every_error_is_reported_with_its_line(self):
         path = write_config('hostname = "mx.example.test";\n'
                             'drain_bytes = -5;\n'
