@@ -74,8 +74,13 @@ class Daemon:
         listens = self.wait_for(lambda f: f.get("event") == "listen", count=listeners)
         self.ports = {f["addr"]: int(f["port"]) for f in listens}
 
+    def on_line(self, line):
+        """Called by the reader for each line before it is stored: a subclass may
+        wait here to stop or slow the reading of the daemon's stderr."""
+
     def _read(self):
         for line in self.proc.stderr:
+            self.on_line(line)
             with self._cond:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()

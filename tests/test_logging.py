@@ -34,16 +34,10 @@ class GatedDaemon(Daemon):
         super().__init__(*args, **kwargs)
         self.mport = int(self.wait_for(lambda f: f.get("event") == "metrics_listen")[0]["port"])
 
-    def _read(self):
-        for line in self.proc.stderr:
-            self.gate.wait()
-            if self.pause:
-                time.sleep(self.pause)
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
+    def on_line(self, line):
+        self.gate.wait()
+        if self.pause:
+            time.sleep(self.pause)
 
     def __exit__(self, *exc):
         self.gate.set()
