@@ -20,7 +20,7 @@
 
 static const char usage_text[] =
 	"usage: nullmxd [-c FILE] [-t] [-V] [-h]\n"
-	"       nullmxd check-dns [--resolver ADDR[:PORT]] [--json] NAME...\n"
+	"       nullmxd check-dns [--resolver ADDR[:PORT]] [--json] [--rcpt-mode] NAME...\n"
 	"\n"
 	"Answers every SMTP connection with 521 (RFC 7504) and logs each client.\n"
 	"\n"

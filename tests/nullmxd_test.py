@@ -42,6 +42,16 @@ def parse_line(line):
     return fields
 
 
+def man_section(page, section):
+    """The mdoc source of one section (.Sh) of man/PAGE in the source tree."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "man", page)
+    with open(path) as f:
+        text = f.read()
+    start = text.index(f"\n.Sh {section}\n")
+    end = text.find("\n.Sh ", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
 def write_config(text, directory=None):
     fd, path = tempfile.mkstemp(suffix=".conf", dir=directory)
     # Started as root, nullmxd drops to nobody and re-reads the file as nobody on reload.

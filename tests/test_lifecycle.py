@@ -1,6 +1,7 @@
 """Command line, config check, reload and stop, and real SMTP clients."""
 
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -10,8 +11,21 @@ import tempfile
 import time
 import unittest
 
-from nullmxd_test import (BASE_CONFIG, DEFAULT_REPLY, NULLMXD, Daemon, main, read_until_eof,
-                          run_nullmxd, write_config)
+from nullmxd_test import (BASE_CONFIG, DEFAULT_REPLY, NULLMXD, Daemon, main, man_section,
+                          read_until_eof, run_nullmxd, write_config)
+
+
+def man_options():
+    """Every option nullmxd(8) lists in its SYNOPSIS and OPTIONS: "Fl htV" is -h -t -V,
+    "Fl Fl json" and "Fl \\-config" are --json and --config."""
+    found = set()
+    text = man_section("nullmxd.8", "SYNOPSIS") + man_section("nullmxd.8", "OPTIONS")
+    for long, name in re.findall(r"\bFl\s+(Fl\s+|\\-)?([A-Za-z][\w\\-]*)", text):
+        if long:
+            found.add("--" + name.replace("\\-", "-"))
+        else:
+            found.update("-" + c for c in name)
+    return found
 
 
 class CheckConfigTest(unittest.TestCase):
@@ -75,6 +89,12 @@ class CheckConfigTest(unittest.TestCase):
         host = r.stdout.split("  hostname ", 1)[1].split("\n", 1)[0]
         self.assertTrue(host.startswith(socket.gethostname()), host)
         self.assertIn(f"  reply 521-{host} does not accept mail\n", r.stdout)
+
+    def test_help_and_the_man_page_list_the_same_options(self):
+        r = run_nullmxd("--help")
+        self.assertEqual(r.returncode, 0)
+        in_help = set(re.findall(r"(?:^|(?<=[\s\[,]))(--?[A-Za-z][\w-]*)", r.stdout))
+        self.assertEqual(in_help, man_options())
 
     def test_usage_errors_exit_64(self):
         for args in (["--bogus"], ["extra-argument"], ["-c"]):
