@@ -17,6 +17,7 @@ import unittest
 import urllib.request
 
 NULLMXD = os.environ.get("NULLMXD", "build/nullmxd")
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")  # the source tree
 
 BASE_CONFIG = """
 listen = [ "127.0.0.1:0", "[::1]:0" ];
@@ -44,8 +45,7 @@ def parse_line(line):
 
 def man_section(page, section):
     """The mdoc source of one section (.Sh) of man/PAGE in the source tree."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "man", page)
-    with open(path) as f:
+    with open(os.path.join(SOURCE, "man", page)) as f:
         text = f.read()
     start = text.index(f"\n.Sh {section}\n")
     end = text.find("\n.Sh ", start + 1)

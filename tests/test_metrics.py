@@ -1,7 +1,8 @@
 """The metrics listener under a client that holds connections open, and a real scrape as
-Prometheus's own tool reads it."""
+Prometheus's own tool reads it and as nullmxd(8) lists it."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,7 +13,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from nullmxd_test import BASE_CONFIG, DEFAULT_REPLY, Daemon, main, read_until_eof
+from nullmxd_test import (BASE_CONFIG, DEFAULT_REPLY, SOURCE, Daemon, main, man_section,
+                          read_until_eof)
 
 METRICS_CONFIG = BASE_CONFIG + 'metrics = { listen = "127.0.0.1:0"; };\n'
 PARTIAL = b"GET /metrics HTTP/1.1\r\nHost: nullmxd\r\n"
@@ -263,6 +265,26 @@ PROMTOOL = shutil.which("promtool")
 # Under CI scripts/deps has installed it: a missing promtool fails there, never skips.
 @unittest.skipUnless(PROMTOOL or os.environ.get("CI") == "true",
                      "promtool (package prometheus) is not installed")
+def scrape_after_traffic(test):
+    """A scrape after connections over IPv4 and IPv6, one of them over the rate limit,
+    and a reload: every kind of counter has moved."""
+    cfg = METRICS_CONFIG + "limits = { per_ip_rate = 2; };\n"
+    with Daemon(cfg) as d:
+        port = metrics_port(d)
+        for _ in range(3):  # the third is over the rate
+            s = d.connect()
+            read_until_eof(s)
+            s.close()
+        d.connect(socket.AF_INET6).close()
+        d.send_signal(signal.SIGHUP)
+        d.wait_for(lambda f: f.get("event") == "reload")
+        d.wait_for(lambda f: f.get("event") == "conn", count=4)
+        status, body = scrape(port)
+    test.assertEqual(status, 200, body)
+    test.assertIn('reason="limit"', body)
+    return body
+
+
 class Promtool(unittest.TestCase):
     def check(self, text):
         return subprocess.run([PROMTOOL, "check", "metrics"], input=text,
@@ -272,22 +294,39 @@ class Promtool(unittest.TestCase):
         # Its lint is live: a counter not named *_total is flagged.
         bad = self.check("# HELP x_count A counter.\n# TYPE x_count counter\nx_count 1\n")
         self.assertNotEqual(bad.returncode, 0)
-        cfg = METRICS_CONFIG + "limits = { per_ip_rate = 2; };\n"
-        with Daemon(cfg) as d:
-            port = metrics_port(d)
-            for _ in range(3):  # the third is over the rate: every kind of counter moves
-                s = d.connect()
-                read_until_eof(s)
-                s.close()
-            d.connect(socket.AF_INET6).close()
-            d.send_signal(signal.SIGHUP)
-            d.wait_for(lambda f: f.get("event") == "reload")
-            d.wait_for(lambda f: f.get("event") == "conn", count=4)
-            status, body = scrape(port)
-            self.assertEqual(status, 200, body)
-            self.assertIn('reason="limit"', body)
-            r = self.check(body)
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + body)
+        body = scrape_after_traffic(self)
+        r = self.check(body)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + body)
+
+
+def documented_metrics():
+    """nullmxd(8)'s METRICS section: {name: (type, the text of its entry)}."""
+    text = man_section("nullmxd.8", "METRICS")
+    parts = re.split(r"^\.It Li (nullmxd_\w+) Pq (\w+)$", text, flags=re.M)
+    return {parts[i]: (parts[i + 1], parts[i + 2]) for i in range(1, len(parts), 3)}
+
+
+class Documented(unittest.TestCase):
+    def test_every_series_its_labels_and_their_words_are_in_the_man_page(self):
+        body = scrape_after_traffic(self)
+        doc = documented_metrics()
+        types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", body, re.M))
+        self.assertEqual({n: doc[n][0] for n in doc}, types)
+        for name, labels in re.findall(r"^(\w+)\{(.*)\} ", body, re.M):
+            entry = doc[name][1]
+            for key, value in re.findall(r'(\w+)="([^"]*)"', labels):
+                self.assertRegex(entry, rf"\bCm {key}\b", name)
+                if re.fullmatch(r"[a-z_]+", value):  # a word, not an address or version
+                    self.assertRegex(entry, rf"\.Li .*\b{value}\b", f"{name} {key}={value}")
+
+    def test_every_end_reason_is_a_documented_reason_label(self):
+        with open(os.path.join(SOURCE, "include", "reason.h")) as f:
+            words = re.findall(r'\[END_\w+\] = "(\w+)"', f.read())
+        entry = documented_metrics()["nullmxd_connections_total"][1]
+        self.assertGreater(len(words), 10)
+        for word in words:
+            if word != "none":  # a connection not ended yet: never counted
+                self.assertRegex(entry, rf"\.Li .*\b{word}\b", word)
 
 
 if __name__ == "__main__":
