@@ -13,8 +13,9 @@ import threading
 import time
 import unittest
 
-from nullmxd_test import (BASE_CONFIG, NULLMXD, Daemon, hammer, main, metric, parse_line,
-                          read_until_eof, run_nullmxd, settle, write_config)
+from nullmxd_test import (BASE_CONFIG, NULLMXD, SOURCE, Daemon, hammer, main, man_section,
+                          metric, parse_line, read_until_eof, run_nullmxd, settle,
+                          write_config)
 
 # Every connection logged, none refused: each one must leave a line (or a count).
 CONFIG = BASE_CONFIG + """
@@ -384,6 +385,41 @@ class Syslog(unittest.TestCase):
                          r"(ts=\S+ event=conn client=127\.0\.0\.1 .*)", conn)
         self.assertTrue(m, conn)
         self.assertEqual(parse_line(m.group(2))["reason"], "eof")
+
+
+def events_in_code():
+    """Every event name src/ passes to log_begin() or, for warning and fatal, vmessage()."""
+    found = set()
+    for name in os.listdir(os.path.join(SOURCE, "src")):
+        if name.endswith(".c") and not name.startswith("checkdns"):
+            with open(os.path.join(SOURCE, "src", name)) as f:
+                found.update(re.findall(r'\b(?:log_begin|vmessage)\([^,]+,\s*"(\w+)"', f.read()))
+    return found
+
+
+def events_in_man():
+    """The items of the outer list of nullmxd(8)'s Events subsection."""
+    text = man_section("nullmxd.8", "LOGGING")
+    text = text[text.index("\n.Ss Events\n"):text.index("\n.Ss Targets\n")]
+    found, depth = set(), 0
+    for line in text.splitlines():
+        depth += line.startswith(".Bl ") - line.startswith(".El")
+        item = re.match(r"\.It Cm (\w+)", line)
+        if item and depth == 1:
+            found.add(item.group(1))
+    return found
+
+
+class Documented(unittest.TestCase):
+    def test_the_man_page_and_readme_list_every_event_and_no_other(self):
+        events = events_in_code()
+        self.assertGreater(len(events), 10)
+        self.assertEqual(events_in_man(), events)
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            readme = f.read()
+        # README shows conn and reject lines, then names the others in one sentence.
+        others = re.search(r"\nOther events: (.*?) With\n", readme, re.S).group(1)
+        self.assertEqual(set(re.findall(r"`([a-z_]+)", others)) | {"conn", "reject"}, events)
 
 
 if __name__ == "__main__":
