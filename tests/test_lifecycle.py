@@ -49,6 +49,19 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("  proxy v2 from 127.0.0.1/32 2001:db8::/48 10.0.0.0/8\n", r.stdout)
 
+    def test_the_man_pages_example_is_what_nullmxd_prints(self):
+        options = man_section("nullmxd.8", "OPTIONS")
+        example = re.search(r"For example:\n\.Bd -literal -offset 2n\n(.*?)\.Ed\n", options,
+                            re.S).group(1)
+        path = write_config(
+            'hostname = "mx1.example.com";\n'
+            'listen = ( "192.0.2.25:25", { address = "127.0.0.1:10025"; proxy = "v2";\n'
+            '  proxy_from = [ "127.0.0.1/32" ]; hostname = "mx.example.com"; mode = "rcpt"; } );\n')
+        r = run_nullmxd("-t", "-c", path)
+        os.unlink(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.replace(path, "/etc/nullmxd/nullmxd.conf"), example)
+
     def test_every_error_is_reported_with_its_line(self):
         path = write_config('hostname = "mx.example.test";\n'
                             'drain_bytes = -5;\n'
