@@ -180,6 +180,23 @@ class SignalTest(unittest.TestCase):
             self.assertEqual(self.fetch(d), DEFAULT_REPLY)
             self.assertIsNone(d.proc.poll())
 
+    def test_signals_during_exit_do_not_kill_it(self):
+        with Daemon() as d:
+            held = d.connect()
+            held.recv(len(DEFAULT_REPLY), socket.MSG_WAITALL)
+            pid = d.proc.pid
+            os.kill(pid, signal.SIGTERM)
+            # Until it has exited (not reaped: the pid stays its own), the whole way out.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                for _ in range(100):
+                    os.kill(pid, signal.SIGUSR1)
+                    os.kill(pid, signal.SIGTERM)
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    break
+            self.assertEqual(d.stop(), 0)  # each SIGUSR1 logged a stats line, some dropped
+            held.close()
+
     def test_sigterm_with_open_connections_exits_0_within_a_second(self):
         with Daemon(BASE_CONFIG + "drain_timeout = 60;") as d:
             held = [d.connect() for _ in range(3)]
