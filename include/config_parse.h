@@ -26,8 +26,15 @@ struct loader {
 	struct included *included;
 };
 
-/* The whole file, NUL-terminated, its length in *len; or NULL with errno set. */
-char *config_read_text(const char *path, size_t *len);
+/* A config file larger than this is refused: no config comes near it. */
+#define CONFIG_TEXT_MAX (1024 * 1024)
+#define CONFIG_TEXT_MAX_TEXT "1 MiB"
+
+/*
+ * The whole file, NUL-terminated, its length in *len; or NULL with *why saying why: it
+ * cannot be opened, is not a regular file, or is larger than CONFIG_TEXT_MAX.
+ */
+char *config_read_text(const char *path, size_t *len, const char **why);
 /*
  * Reads every file text's @include lines name (from: the name of the file text is, NULL
  * for the config file), checking that each is a regular file; errors as file:line.

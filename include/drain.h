@@ -19,7 +19,7 @@ struct drain_entry {
 	uint64_t deadline_ms;            /* loop time when the drain ends */
 	uint64_t due_ms;                 /* when its queue acts on it: a check, or the deadline */
 	unsigned timeout_ms;             /* the drain timeout it began with: its queue */
-	uint8_t queue;                   /* its deadline queue, or its check stage */
+	uint32_t queue;                  /* its deadline queue, or its check stage */
 	uint8_t listed;                  /* not listed, in a deadline queue or a check stage */
 };
 

@@ -495,12 +495,13 @@ static void report_syntax(struct loader *ld, const config_t *lc, int last)
 static int read_file(struct loader *ld, config_t *lc, char *dir)
 {
 	size_t len = 0;
-	char *text = config_read_text(ld->path, &len);
+	const char *why;
+	char *text = config_read_text(ld->path, &len, &why);
 	unsigned line = 1;
 	int last;
 
 	if (!text) {
-		fprintf(ld->diag, "%s:0: cannot read: %s\n", ld->path, strerror(errno));
+		fprintf(ld->diag, "%s:0: cannot read: %s\n", ld->path, why);
 		return -1;
 	}
 	ld->text = text;

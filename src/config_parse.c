@@ -3,10 +3,12 @@
  * every key's type is checked here, because libconfig reports a wrong type as "not found".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config_parse.h"
 #include "config_scan.h"
@@ -79,30 +81,43 @@ const char *get_string(struct loader *ld, const config_setting_t *s, const char 
 	return config_setting_get_string(s);
 }
 
-char *config_read_text(const char *path, size_t *out_len)
+/*
+ * Opened without blocking and checked before reading: the main config is read inside the
+ * event loop on SIGHUP, where a FIFO would wait forever and /dev/zero never end.
+ */
+char *config_read_text(const char *path, size_t *out_len, const char **why)
 {
-	FILE *f = fopen(path, "r");
-	char *text = NULL;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	size_t len = 0, got = 0;
+	char *text = NULL;
+	struct stat st;
+	ssize_t n = 1;
 
-	if (!f)
-		return NULL;
-	do {
+	*why = NULL;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		*why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	while (!*why && n > 0) {
 		char *grown = len - got < 4096 ? realloc(text, len = len * 2 + 4096) : text;
 		if (!grown) {
-			free(text);
-			text = NULL;
+			*why = strerror(errno);
 			break;
 		}
 		text = grown;
-		got += fread(text + got, 1, len - got - 1, f);
+		if ((n = read(fd, text + got, len - got - 1)) < 0)
+			*why = strerror(errno);
+		got += n > 0 ? (size_t)n : 0;
 		text[got] = '\0';
-	} while (!feof(f) && !ferror(f));
-	if (text && ferror(f)) {
-		free(text);
-		text = NULL;
+		if (got > CONFIG_TEXT_MAX)
+			*why = "larger than " CONFIG_TEXT_MAX_TEXT;
 	}
-	fclose(f);
+	if (fd >= 0)
+		close(fd);
+	if (*why) {
+		free(text);
+		return NULL;
+	}
 	*out_len = got;
 	return text;
 }
@@ -131,7 +146,6 @@ static const char *read_included(struct loader *ld, const char *from, const stru
 {
 	const char *where = from ? from : ld->path, *why = NULL;
 	struct included *inc = NULL;
-	struct stat st;
 	size_t len;
 	char *path;
 
@@ -144,18 +158,15 @@ static const char *read_included(struct loader *ld, const char *from, const stru
 		return NULL;
 	}
 	/* a directory would make libconfig's lexer exit the process, a FIFO block it */
-	if (stat(path, &st) != 0)
+	if (!(inc = calloc(1, sizeof(*inc))) || !(inc->file = strdup(at->name)))
 		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	else if (!(inc = calloc(1, sizeof(*inc))) || !(inc->text = config_read_text(path, &len)) ||
-		 !(inc->file = strdup(at->name)))
-		why = strerror(errno);
+	else
+		inc->text = config_read_text(path, &len, &why);
 	if (why) {
 		fprintf(ld->diag, "%s:%u: @include \"%s\": %s\n", where, at->line, at->name, why);
 		ld->errors++;
 		if (inc)
-			free(inc->text);
+			free(inc->file);
 		free(inc);
 		free(path);
 		return NULL;

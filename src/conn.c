@@ -814,7 +814,7 @@ static void log_conn(struct conn *c, enum end_reason why)
 	log_uint("duration_ms", uv_now(cs.loop) - c->start_ms);
 	log_uint("bytes_in", c->bytes_in);
 	log_uint("bytes_out", c->bytes_out);
-	if (c->profile && c->profile->mode != SMTP_MODE_CLOSE && s)
+	if (c->profile->mode != SMTP_MODE_CLOSE && s)
 		log_uint("commands", s->reader.commands);
 	log_str("reason", end_reason_word(why));
 	log_end();

@@ -1,10 +1,15 @@
 /*
  * Queues in deadline order, one timer for all of them. Insertion walks from the tail:
- * in a queue of one timeout value a new entry is last, so it is one step.
+ * in a queue of one timeout value a new entry is last, so it is one step. A queue
+ * holding two values would make that walk as long as the queue, and a flood cost the
+ * square of its size: there are as many queues as timeout values in use at once.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "drain.h"
 
-/* Timeout values in use at once; more (many reloads in a row) share queue 0. */
+/* Queues to begin with: one value, and a few more for a while after reloads. */
 #define DRAIN_QUEUES 4
 
 enum { LISTED_NONE, LISTED_DRAIN, LISTED_CHECK };
@@ -27,7 +32,8 @@ static struct {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	struct drain_callbacks cb;
-	struct queue queues[DRAIN_QUEUES];
+	struct queue *queues; /* one per timeout value in use; one emptied is reused */
+	size_t nqueues;
 	struct queue checks[CHECK_STAGES]; /* their timeout_ms is unused */
 	bool stopping;
 	unsigned grace_ms;
@@ -37,6 +43,9 @@ int drain_init(uv_loop_t *loop, const struct drain_callbacks *cb)
 {
 	ds.loop = loop;
 	ds.cb = *cb;
+	if (!(ds.queues = calloc(DRAIN_QUEUES, sizeof(*ds.queues))))
+		return UV_ENOMEM;
+	ds.nqueues = DRAIN_QUEUES;
 	return uv_timer_init(loop, &ds.timer);
 }
 
@@ -46,7 +55,7 @@ static void arm_timer(void)
 {
 	uint64_t now = uv_now(ds.loop), first = UINT64_MAX;
 
-	for (size_t i = 0; i < DRAIN_QUEUES; i++)
+	for (size_t i = 0; i < ds.nqueues; i++)
 		if (ds.queues[i].head && ds.queues[i].head->due_ms < first)
 			first = ds.queues[i].head->due_ms;
 	for (size_t i = 0; i < CHECK_STAGES; i++)
@@ -58,20 +67,37 @@ static void arm_timer(void)
 		uv_timer_start(&ds.timer, on_timer, first > now ? first - now : 0, 0);
 }
 
+/* Twice as many queues; false when out of memory. Entries name theirs by index. */
+static bool grow_queues(void)
+{
+	struct queue *grown = realloc(ds.queues, 2 * ds.nqueues * sizeof(*grown));
+
+	if (!grown)
+		return false;
+	memset(grown + ds.nqueues, 0, ds.nqueues * sizeof(*grown));
+	ds.queues = grown;
+	ds.nqueues *= 2;
+	return true;
+}
+
 static struct queue *queue_for(unsigned timeout_ms)
 {
 	struct queue *unused = NULL;
+	size_t n = ds.nqueues;
 
-	for (int i = 0; i < DRAIN_QUEUES; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct queue *q = &ds.queues[i];
 		if (q->head && q->timeout_ms == timeout_ms)
 			return q;
 		if (!q->head && !unused)
 			unused = q;
 	}
-	if (unused)
-		unused->timeout_ms = timeout_ms;
-	return unused ? unused : &ds.queues[0];
+	if (!unused && grow_queues())
+		unused = &ds.queues[n];
+	if (!unused) /* out of memory: slow to insert into, but still in deadline order */
+		return &ds.queues[0];
+	unused->timeout_ms = timeout_ms;
+	return unused;
 }
 
 static void queue_insert(struct queue *q, struct drain_entry *e)
@@ -107,7 +133,7 @@ static void to_deadline_queue(struct drain_entry *e)
 	struct queue *q = queue_for(e->timeout_ms);
 
 	e->due_ms = e->deadline_ms;
-	e->queue = (uint8_t)(q - ds.queues);
+	e->queue = (uint32_t)(q - ds.queues);
 	e->listed = LISTED_DRAIN;
 	queue_insert(q, e);
 }
@@ -129,7 +155,7 @@ static void check_insert(struct drain_entry *e, unsigned stage)
 		return;
 	}
 	e->due_ms = due;
-	e->queue = (uint8_t)stage;
+	e->queue = stage;
 	e->listed = LISTED_CHECK;
 	queue_insert(&ds.checks[stage], e);
 }
@@ -181,7 +207,7 @@ static void on_timer(uv_timer_t *t)
 	for (size_t i = 0; i < CHECK_STAGES; i++)
 		while ((e = ds.checks[i].head) && e->due_ms <= now)
 			check(e);
-	for (size_t i = 0; i < DRAIN_QUEUES; i++)
+	for (size_t i = 0; i < ds.nqueues; i++)
 		while ((e = ds.queues[i].head) && e->due_ms <= now) {
 			drain_remove(e);
 			ds.cb.expire(e);
@@ -196,7 +222,7 @@ void drain_stop(unsigned grace_ms)
 	ds.stopping = true;
 	ds.grace_ms = grace_ms;
 	/* Capping sorted deadlines at one value keeps them sorted. */
-	for (int i = 0; i < DRAIN_QUEUES; i++)
+	for (size_t i = 0; i < ds.nqueues; i++)
 		for (struct drain_entry *e = ds.queues[i].head; e; e = e->next)
 			if (e->deadline_ms > limit)
 				e->deadline_ms = e->due_ms = limit;

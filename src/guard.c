@@ -29,7 +29,6 @@ static struct {
 	uint64_t second;         /* the global ceiling's current second */
 	uint32_t second_lines;
 	uint64_t held_all; /* lines the global ceiling held back since the last tick */
-	bool stopping;
 } g;
 
 static uint32_t now_s(void)
@@ -192,7 +191,6 @@ void guard_stop(void)
 	stats_log_pressure();
 	g.set.log_per_ip_lines = 0;
 	g.set.log_max_lines_per_second = 0;
-	g.stopping = true;
 }
 
 static enum guard_verdict over(enum stats_limit which)

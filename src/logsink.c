@@ -48,7 +48,9 @@ static struct {
 	uv_timer_t retry;
 	uv_poll_t *poll; /* allocated per descriptor: a closing handle cannot be reused */
 	bool attached, waiting, dropping;
-	bool closed; /* stderr's reader is gone for good: lines are only counted */
+	bool closed;  /* stderr's reader is gone: lines are only counted until a reload */
+	bool failing; /* stderr refused a write (ENOSPC, EIO): tried again after RETRY_MS */
+	bool midline; /* the last write to stderr ended inside a line */
 	uint64_t dropped, dropped_total;
 	void (*report)(uint64_t dropped); /* writes the line that says so */
 	pid_t pid;
@@ -149,10 +151,10 @@ static size_t used(void)
 	return sk.tail - sk.head;
 }
 
-/* Lines lost from the queue: its datagrams, or the newlines of its text. */
-static void discard_queue(void)
+/* Lines lost from the queue after its first keep bytes: its datagrams, or its newlines. */
+static void discard_queue(size_t keep)
 {
-	const char *p = sk.q + sk.head, *end = sk.q + sk.tail;
+	const char *p = sk.q + sk.head + keep, *end = sk.q + sk.tail;
 	uint32_t len;
 
 	for (; p < end; sk.dropped++, sk.dropped_total++) {
@@ -165,7 +167,7 @@ static void discard_queue(void)
 			p++;
 		}
 	}
-	sk.head = sk.tail = 0;
+	sk.tail = sk.head + keep;
 }
 
 static void on_writable(uv_poll_t *h, int status, int events)
@@ -178,6 +180,7 @@ static void on_writable(uv_poll_t *h, int status, int events)
 static void on_retry(uv_timer_t *t)
 {
 	sk.waiting = false;
+	sk.failing = false;
 	flush();
 }
 
@@ -212,7 +215,22 @@ static void wait_writable(void)
 		wait_retry(); /* a descriptor epoll refuses */
 }
 
-enum progress { SENT, BUSY, GONE };
+enum progress { SENT, BUSY, GONE, FAILED };
+
+/*
+ * A full disk or an I/O error may pass: the lines queued are dropped and counted, and
+ * so is every line until the next try, whose log_dropped line then marks the gap. The
+ * rest of a line already half written is kept, so that two lines never run together.
+ */
+static enum progress stderr_failed(void)
+{
+	const char *nl = sk.midline ? memchr(sk.q + sk.head, '\n', used()) : NULL;
+
+	discard_queue(nl ? (size_t)(nl + 1 - (sk.q + sk.head)) : 0);
+	sk.dropping = true;
+	sk.failing = true;
+	return FAILED;
+}
 
 /* One write: of all the text queued, or of the first datagram. */
 static enum progress send_next(void)
@@ -234,15 +252,19 @@ static enum progress send_next(void)
 		return BUSY;
 	if (w < 0 && sk.datagrams && (errno == ECONNREFUSED || errno == ENOTCONN))
 		return GONE; /* the daemon restarted: its socket is a new one */
-	if (w < 0 && !sk.datagrams) {
-		discard_queue(); /* stderr is closed for good: nobody will read these */
+	if (w < 0 && !sk.datagrams && (errno == EPIPE || errno == ECONNRESET)) {
+		discard_queue(0); /* stderr's reader is gone: nobody will read these */
 		sk.closed = true;
 		return SENT;
 	}
+	if (w < 0 && !sk.datagrams)
+		return stderr_failed();
 	if (w < 0) { /* this datagram alone is refused (too long) */
 		sk.dropped++;
 		sk.dropped_total++;
 	}
+	if (!sk.datagrams && w > 0)
+		sk.midline = p[w - 1] != '\n';
 	sk.head += sk.datagrams ? sizeof(len) + len : (size_t)w;
 	return SENT;
 }
@@ -266,6 +288,10 @@ static void flush(void)
 			wait_writable();
 			break;
 		}
+		if (p == FAILED) {
+			wait_retry();
+			break;
+		}
 		if (p == GONE) {
 			close_target();
 			if (reconnected || !open_target()) {
@@ -278,7 +304,7 @@ static void flush(void)
 	if (used() == 0)
 		sk.head = sk.tail = 0;
 	if (sk.dropped > 0 && sk.report && used() <= SINK_QUEUE_SIZE / 2 && sk.fd >= 0 &&
-	    !sk.closed)
+	    !sk.closed && !sk.failing)
 		report_drops();
 }
 
@@ -317,9 +343,10 @@ void sink_flush(void)
 {
 	uint64_t deadline = now_ms() + FLUSH_WAIT_MS, now;
 
+	sk.failing = false; /* outside the loop, no timer tries again: each call does */
 	for (;;) {
 		flush();
-		if (used() == 0 || sk.fd < 0 || (now = now_ms()) >= deadline)
+		if (used() == 0 || sk.fd < 0 || sk.failing || (now = now_ms()) >= deadline)
 			return;
 		struct pollfd pfd = {.fd = sk.fd, .events = POLLOUT};
 		if (poll(&pfd, 1, (int)(deadline - now)) == 0)
@@ -359,11 +386,11 @@ void sink_configure(enum log_target target, int facility)
 {
 	sk.facility = facility;
 	sk.pid = getpid();
-	if (sk.configured && target == sk.target)
+	if (sk.configured && target == sk.target && !sk.closed)
 		return;
 	if (sk.configured) {
 		flush();
-		discard_queue(); /* queued in the old target's form: counted, reported */
+		discard_queue(0); /* queued in the old target's form: counted, reported */
 		close_target();
 	}
 	stderr_open();

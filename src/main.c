@@ -115,9 +115,12 @@ static int start(uv_loop_t *loop, struct config *cfg)
 static int run(struct config *cfg)
 {
 	uv_loop_t *loop = uv_default_loop();
+	sigset_t late = held;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	sigaddset(&late, SIGTERM);
+	sigaddset(&late, SIGINT);
 	if (log_attach(loop) != 0 || conn_init(loop) != 0 || watch_signals(loop) != 0)
 		fatalx(EX_OSERR, "cannot set up the event loop");
 	rc = start(loop, cfg);
@@ -131,13 +134,11 @@ static int run(struct config *cfg)
 	log_end();
 	log_stop();
 	notify_close();
+	/* Closing the signal handles restores the default actions, which end the process:
+	 * a late signal must not turn a clean exit into a kill. Blocked, it waits unseen. */
+	pthread_sigmask(SIG_BLOCK, &late, NULL);
 	uv_walk(loop, close_handle, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
-	/* Closing the signal handles restored the default actions: a late signal must not
-	 * turn a clean exit into a kill. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
 	uv_loop_close(loop);
 	server_free();
 	return rc;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_parse.h"
 #include "proxy.h"
 #include "test.h"
 
@@ -269,6 +270,50 @@ static void test_include_targets(void)
 	unlink(text);
 }
 
+/* Loads the config from at, which the test made; diagnostics in diag. */
+static int load_from(const char *at, struct config *cfg)
+{
+	size_t len;
+	FILE *d = open_memstream(&diag, &len);
+	int rc;
+
+	free(diag);
+	diag = NULL;
+	rc = config_load(cfg, at, d);
+	fclose(d);
+	return rc;
+}
+
+/* Read on SIGHUP inside the event loop: a FIFO blocked it for good, /dev/zero ate memory. */
+static void test_main_file_targets(void)
+{
+	char fifo[64];
+	struct config c;
+	FILE *f;
+
+	snprintf(fifo, sizeof(fifo), "/tmp/nullmxd-test-main-fifo-%ld", (long)getpid());
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK(load_from(fifo, &c) == -1);
+	snprintf(want, sizeof(want), "%s:0: cannot read: not a regular file\n", fifo);
+	CHECK_STR(diag, want);
+	unlink(fifo);
+	CHECK(load_from("/dev/zero", &c) == -1);
+	CHECK_STR(diag, "/dev/zero:0: cannot read: not a regular file\n");
+	CHECK(load_from("/tmp", &c) == -1);
+	CHECK_STR(diag, "/tmp:0: cannot read: not a regular file\n");
+
+	CHECK(load("hostname = \"a.example\";\n", &c) == 0);
+	config_free(&c);
+	CHECK((f = fopen(path, "a")) != NULL);
+	for (size_t n = 0; f && n < CONFIG_TEXT_MAX; n += 64)
+		fprintf(f, "# %61s\n", "a comment line, 64 bytes in all");
+	if (f)
+		fclose(f);
+	CHECK(load_from(path, &c) == -1);
+	snprintf(want, sizeof(want), "%s:0: cannot read: larger than 1 MiB\n", path);
+	CHECK_STR(diag, want);
+}
+
 /* Serving as root keeps gid 0: a group beside it would be a promise not kept. */
 static void test_root_with_group(void)
 {
@@ -490,6 +535,7 @@ int main(void)
 	test_nul_byte();
 	test_no_final_newline();
 	test_include_targets();
+	test_main_file_targets();
 	test_root_with_group();
 	test_bad_addresses();
 	test_bad_hostnames();

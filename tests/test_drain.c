@@ -3,12 +3,13 @@
  * promises (nothing ends before it), and gaps are wide enough for a loaded machine.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "drain.h"
 #include "test.h"
 
-#define MAX_ENTRIES 16
+#define MAX_ENTRIES 32
 #define LONG_MS 60000 /* never reached: a stop or the test's end comes first */
 
 struct item {
@@ -143,23 +144,47 @@ static size_t position(const char *name)
 	return SIZE_MAX;
 }
 
+#define NVALUES 10 /* timeout values live at once: more than the four queues begun with */
+
+/* Two entries for each of NVALUES timeouts: first_ms, then 50 ms longer each. */
+static void insert_values(struct item *it, char (*names)[16], unsigned first_ms)
+{
+	for (unsigned i = 0; i < 2 * NVALUES; i++) {
+		unsigned ms = first_ms + 50 * (i / 2);
+		snprintf(names[i], sizeof(names[i]), "t%u%c", ms, i % 2 ? 'b' : 'a');
+		insert(&it[i], names[i], ms);
+	}
+}
+
 /*
- * More timeout values than queues (many reloads in a row): the values past the fourth
- * share the first queue, and that queue stays in deadline order. Every entry still
- * ends, none before its deadline (on_expire checks).
+ * Many reloads in a row, each with its own drain_timeout: every value gets a queue of
+ * its own, never one shared with another value (where an insert walks the queue), the
+ * entries of one value end in the order they began, none before its deadline (on_expire
+ * checks), and queues emptied are used again rather than more made.
  */
 static void test_many_timeouts(void)
 {
-	static struct item it[6];
-	static const char *const names[] = {"t600", "t500", "t400", "t300", "t200", "t100"};
+	static struct item it[2 * NVALUES], again[2 * NVALUES];
+	static char names[2 * NVALUES][16], names2[2 * NVALUES][16];
 
-	for (int i = 0; i < 6; i++)
-		insert(&it[i], names[i], (unsigned)(600 - 100 * i));
+	insert_values(it, names, 50);
+	for (int i = 0; i < NVALUES; i++) {
+		CHECK(it[2 * i].e.queue == it[2 * i + 1].e.queue);
+		for (int j = 0; j < i; j++)
+			CHECK(it[2 * i].e.queue != it[2 * j].e.queue);
+	}
 	uv_run(&loop, UV_RUN_DEFAULT);
-	CHECK(nended == 6);
-	for (int i = 0; i < 6; i++)
-		CHECK(position(names[i]) != SIZE_MAX);
-	CHECK(position("t100") < position("t200") && position("t200") < position("t600"));
+	CHECK(nended == 2 * NVALUES);
+	for (int i = 0; i < 2 * NVALUES; i += 2)
+		CHECK(position(names[i]) < position(names[i + 1]));
+	CHECK(position("t50a") < position("t500a"));
+	nended = 0;
+
+	insert_values(again, names2, 57);
+	for (int i = 0; i < 2 * NVALUES; i++)
+		CHECK(again[i].e.queue < NVALUES);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(nended == 2 * NVALUES);
 	nended = 0;
 }
 

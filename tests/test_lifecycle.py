@@ -86,6 +86,18 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(r.stderr,
                          "/nonexistent/nullmxd.conf:0: cannot read: No such file or directory\n")
 
+    def test_config_that_is_not_a_regular_file_is_refused_at_once(self):
+        d = tempfile.mkdtemp()
+        try:
+            fifo = os.path.join(d, "nullmxd.conf")
+            os.mkfifo(fifo)
+            for path in (fifo, "/dev/zero", d):
+                r = run_nullmxd("-t", "-c", path)
+                self.assertEqual(r.returncode, 78)
+                self.assertEqual(r.stderr, f"{path}:0: cannot read: not a regular file\n")
+        finally:
+            shutil.rmtree(d)
+
     def test_custom_reply_that_breaks_conventions_only_warns(self):
         path = write_config(BASE_CONFIG + 'reply = "go away";\n')
         r = run_nullmxd("-t", "-c", path)
@@ -198,6 +210,34 @@ class SignalTest(unittest.TestCase):
             self.assertEqual(err["msg"], f'{d.config_path}:4: @include "": not a regular file')
             self.assertEqual(self.fetch(d), DEFAULT_REPLY)
             self.assertIsNone(d.proc.poll())
+
+    def test_config_replaced_by_a_fifo_is_refused_and_the_loop_keeps_serving(self):
+        with Daemon() as d:
+            os.unlink(d.config_path)
+            os.mkfifo(d.config_path, 0o644)
+            d.send_signal(signal.SIGHUP)
+            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
+            err = d.wait_for(lambda f: f.get("event") == "warning")[0]
+            self.assertEqual(err["msg"], f"{d.config_path}:0: cannot read: not a regular file")
+            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
+            self.assertIsNone(d.proc.poll())
+
+    def test_signals_during_exit_do_not_kill_it(self):
+        with Daemon() as d:
+            held = d.connect()
+            held.recv(len(DEFAULT_REPLY), socket.MSG_WAITALL)
+            pid = d.proc.pid
+            os.kill(pid, signal.SIGTERM)
+            # Until it has exited (not reaped: the pid stays its own), the whole way out.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                for _ in range(100):
+                    os.kill(pid, signal.SIGUSR1)
+                    os.kill(pid, signal.SIGTERM)
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    break
+            self.assertEqual(d.stop(), 0)  # each SIGUSR1 logged a stats line, some dropped
+            held.close()
 
     def test_sigterm_with_open_connections_exits_0_within_a_second(self):
         with Daemon(BASE_CONFIG + "drain_timeout = 60;") as d:

@@ -60,6 +60,13 @@ def is_conn(f):
     return f.get("event") == "conn"
 
 
+def reap(proc):
+    """Kills what a failed test left running."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 class StderrNeverBlocks(unittest.TestCase):
     def test_a_pipe_nobody_reads(self):
         total = 20000
@@ -133,9 +140,7 @@ class StderrNeverBlocks(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(10), 0)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap(proc)
             os.unlink(cfg)
 
 
@@ -279,6 +284,72 @@ class InNamespace:
 
 def can_unshare():
     return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@unittest.skipUnless(can_unshare(), "needs root for a mount namespace")
+class StderrOnAFullDisk(unittest.TestCase):
+    """stderr is a file on a small tmpfs, mounted in a namespace of nullmxd's own and
+    reached from here through /proc/PID/root."""
+
+    def lines(self):
+        with open(self.log, errors="replace") as f:
+            return f.read().splitlines()
+
+    def wait_for(self, pred, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [parse_line(l) for l in self.lines() if pred(parse_line(l))]
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError("no such line; log:\n" + "\n".join(self.lines()))
+
+    def test_lines_resume_with_a_count_once_there_is_room(self):
+        where = tempfile.mkdtemp()
+        cfg = write_config(CONFIG)
+        proc = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             'mount -t tmpfs -o size=256k tmpfs "$1" && exec "$2" -c "$3" 2>>"$1/log"',
+             "sh", where, NULLMXD, cfg], stdin=subprocess.DEVNULL)
+        try:
+            self.log = f"/proc/{proc.pid}/root{where}/log"
+            deadline = time.monotonic() + 15
+            while not os.path.exists(self.log) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            port = int(self.wait_for(lambda f: f.get("event") == "listen")[0]["port"])
+            mport = int(self.wait_for(lambda f: f.get("event") == "metrics_listen")[0]["port"])
+            fill = f"/proc/{proc.pid}/root{where}/fill"
+            with open(fill, "wb", buffering=0) as f, self.assertRaises(OSError):
+                while True:
+                    f.write(b"x" * 4096)
+            # ENOSPC: more lines than the last page of the log holds
+            hammer(port, 300)
+            settle(mport)
+            dropped = metric(mport, "nullmxd_log_lines_dropped_total")
+            self.assertGreater(dropped, 0)
+
+            os.unlink(fill)
+            line = self.wait_for(lambda f: f.get("event") == "log_dropped")[0]
+            self.assertGreaterEqual(int(line["count"]), dropped)
+            self.assertEqual(int(line["count"]),
+                             metric(mport, "nullmxd_log_lines_dropped_total"))
+            marker = socket.create_connection(("127.0.0.1", port), timeout=10)
+            marker_port = marker.getsockname()[1]
+            read_until_eof(marker)
+            marker.close()
+            self.wait_for(lambda f: f.get("client_port") == str(marker_port))
+            # whole lines only, the one cut short by the full disk finished
+            lines = self.lines()
+            self.assertEqual([l for l in lines if not l.startswith("ts=")
+                              or l.count("ts=") != 1], [])
+            events = [parse_line(l)["event"] for l in lines]
+            self.assertEqual(events[-2:], ["log_dropped", "conn"])
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+        finally:
+            reap(proc)
+            os.unlink(cfg)
+            shutil.rmtree(where)
 
 
 @unittest.skipUnless(can_unshare(), "needs root for a mount namespace")
