@@ -152,7 +152,7 @@ if HOST:
         ("rcptmixed", "MX", "20 mx.example.test."),
         ("rcptsender", "MX", "10 mxlocal.example.test."),
         ("rcptsender", "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"'),
-        # 16 MX hosts this host, then one elsewhere that check-dns does not look up
+        # 16 MX hosts this host, then two elsewhere that check-dns does not look up
         *[("rcptmany", "MX", f"{i} here{i}.example.test.") for i in range(1, 17)],
         *[(f"here{i}", "A", HOST) for i in range(1, 17)],
         ("rcptmany", "MX", "20 mx.example.test."),
