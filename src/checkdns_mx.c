@@ -150,54 +150,103 @@ static int check_mx_host(struct checker *ck, struct report *r, const struct mxho
 	return a.total > a.n ? seen | MX_AWAY : seen;
 }
 
+/* What the MX hosts of one name turned out to be. */
+struct mx_tally {
+	int seen;         /* MX_ flags of the hosts looked up */
+	size_t looked_up; /* hosts whose lookups answered */
+	size_t checked;   /* hosts within MX_HOSTS_CHECKED */
+	char list[512];   /* every MX host, with its preference */
+};
+
+/*
+ * Some MX hosts were not looked up and those that were do not decide: after a failed
+ * lookup (reported, with the exit status it sets) the name is unknown; beyond the limit
+ * a warning, as a name's first 16 MX hosts are the ones senders try.
+ */
+static void report_unchecked(struct report *r, const struct mxset *mx, const struct mx_tally *t)
+{
+	size_t rest = mx->nhosts - t->checked;
+
+	if (t->looked_up < t->checked)
+		add_finding(r, SEV_UNKNOWN, "mx-not-checked",
+			    "not every MX host of %s was looked up (%zu of %zu: a lookup failed), "
+			    "and none that was receives its mail elsewhere: whether mail to %s "
+			    "is delivered is not known",
+			    r->name, mx->nhosts - t->looked_up, mx->nhosts, r->name);
+	else if (t->seen & MX_HERE)
+		add_finding(r, SEV_WARNING, "mx-too-many",
+			    "%s has %zu MX hosts: the first %d in preference order are this "
+			    "host, where nullmxd refuses every recipient, and the rest (%zu) were "
+			    "not looked up (check-dns stops at %d), so whether some are "
+			    "elsewhere, where mail is delivered, is not known; use at most %d",
+			    r->name, mx->nhosts, MX_HOSTS_CHECKED, rest, MX_HOSTS_CHECKED,
+			    MX_HOSTS_CHECKED);
+	else
+		add_finding(r, SEV_WARNING, "mx-too-many",
+			    "%s has %zu MX hosts: the first %d in preference order cannot "
+			    "receive mail, and the rest (%zu) were not looked up (check-dns stops "
+			    "at %d); senders try MX hosts in that order and most give up after a "
+			    "few: give %s a usable MX host of low preference if it is a bounce "
+			    "(Return-Path) domain, or replace its MX records with "
+			    "\"%s IN MX 0 .\" if it never receives mail",
+			    r->name, mx->nhosts, MX_HOSTS_CHECKED, rest, MX_HOSTS_CHECKED, r->name,
+			    mx->owner);
+}
+
 /*
  * Every MX host this host in rcpt mode: the name receives no mail, like one with a null
  * MX. Beside a host elsewhere, which of the two a sender reaches decides whether its
  * message is delivered or bounced.
  */
-static void check_rcpt_mx(struct checker *ck, struct report *r, const struct mxset *mx, int seen,
-			  const char *list, bool complete)
+static void check_rcpt_mx(struct checker *ck, struct report *r, const struct mxset *mx,
+			  const struct mx_tally *t)
 {
-	if (seen & MX_AWAY)
+	if (t->seen & MX_AWAY)
 		add_finding(r, SEV_ERROR, "rcpt-mx-mixed",
 			    "%s has MX hosts both here, where nullmxd refuses every recipient, "
 			    "and elsewhere (%s): whether a message bounces or is delivered "
 			    "depends on which one its sender reaches; point every MX at this host "
 			    "if %s receives no mail, or remove this host's MX if it does",
-			    r->name, list, r->name);
-	else if (complete && !checker_dead(ck))
+			    r->name, t->list, r->name);
+	else if (t->looked_up < mx->nhosts)
+		report_unchecked(r, mx, t);
+	else if (!checker_dead(ck))
 		check_sender(ck, r, mx);
 }
 
 static void check_real_mx(struct checker *ck, struct report *r, const struct mxset *mx,
 			  bool rcpt_mode)
 {
-	size_t checked = mx->nhosts < MX_HOSTS_CHECKED ? mx->nhosts : MX_HOSTS_CHECKED;
-	size_t usable = 0, used = 0;
-	int seen = 0;
-	char list[512];
+	struct mx_tally t = {.checked =
+				     mx->nhosts < MX_HOSTS_CHECKED ? mx->nhosts : MX_HOSTS_CHECKED};
+	size_t used = 0;
 
-	list[0] = '\0';
-	for (size_t i = 0; i < mx->nhosts && used < sizeof list; i++)
-		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%u)",
+	for (size_t i = 0; i < mx->nhosts && used < sizeof t.list; i++)
+		used += (size_t)snprintf(t.list + used, sizeof t.list - used, "%s%s (%u)",
 					 i ? ", " : "", mx->hosts[i].name,
 					 (unsigned)mx->hosts[i].pref);
-	for (size_t i = 0; i < checked && !checker_dead(ck); i++) {
+	for (size_t i = 0; i < t.checked && !checker_dead(ck); i++) {
 		int host = check_mx_host(ck, r, &mx->hosts[i], rcpt_mode);
 
-		usable += host != 0;
-		seen |= host;
+		t.looked_up += host != MX_UNKNOWN;
+		t.seen |= host & ~MX_UNKNOWN;
 	}
-	if (rcpt_mode && (seen & MX_HERE)) {
-		check_rcpt_mx(ck, r, mx, seen, list, checked == mx->nhosts);
+	if (rcpt_mode && (t.seen & MX_HERE)) {
+		check_rcpt_mx(ck, r, mx, &t);
 		return;
 	}
-	if (checker_dead(ck) || usable > 0 || checked < mx->nhosts) {
+	if (t.seen & MX_HERE)
+		return; /* mx-is-this-host: nullmxd refuses its mail */
+	if (t.seen & MX_AWAY) {
 		add_finding(r, SEV_INFO, "real-mx",
 			    "%s receives mail at its MX %s; that is right for a bounce "
 			    "(Return-Path) domain, but nullmxd does not refuse its mail%s",
-			    r->name, list,
-			    checked < mx->nhosts ? " (only the first MX hosts are checked)" : "");
+			    r->name, t.list,
+			    t.looked_up < mx->nhosts ? " (not every MX host was looked up)" : "");
+		return;
+	}
+	if (t.looked_up < mx->nhosts) {
+		report_unchecked(r, mx, &t);
 		return;
 	}
 	add_finding(r, SEV_WARNING, "mx-unusable",
@@ -205,7 +254,7 @@ static void check_real_mx(struct checker *ck, struct report *r, const struct mxs
 		    "(RFC 5321 section 5.1): if it is a bounce (Return-Path) domain, give it an "
 		    "MX host that can (RFC 7505 section 4.2); if it never receives mail, "
 		    "replace its MX records with \"%s IN MX 0 .\"",
-		    r->name, list, r->name, mx->owner);
+		    r->name, t.list, r->name, mx->owner);
 }
 
 /* No MX: returns false when there is nothing more to check. */

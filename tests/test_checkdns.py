@@ -7,7 +7,11 @@ outside this machine. Every case runs through unbound and again asking NSD direc
 the man page invites before caches catch up; a name delegated away from NSD's zone is a
 referral there. The suggested records are then applied to the zone, NSD reloads it, and
 every name they were suggested for must come out ok. The binary comes from $NULLMXD.
-Exit 77 (skip) only when NSD or unbound is not installed.
+
+As root the test runs in network, mount and PID namespaces of its own (dnsservers.py),
+where an interface of its own holds HOST: the cases of an MX that is this host always run.
+Exit 77 (skip), with the reason, when NSD or unbound is not installed, or without root
+after every other case; under CI=true that is a failure instead.
 """
 
 import json
@@ -20,7 +24,11 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+from dnsservers import (Nsd, Unbound, enter_namespace, find, free_port, soa_serial,
+                        unavailable)
 
 ZONE = "example.test"
 
@@ -39,15 +47,9 @@ def txt(text):
     return " ".join('"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"' for p in parts)
 
 
-def local_address():
-    """A non-loopback address of this host, if it has one (for mx-is-this-host)."""
-    try:
-        out = subprocess.run(["ip", "-o", "-4", "addr", "show", "scope", "global"],
-                             capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
-    return m.group(1) if m else None
+IN_NAMESPACE = "NULLMXD_CHECKDNS_NAMESPACE"
+# This host's address in the test's namespace (on d0); None outside it.
+HOST = "203.0.113.2" if os.environ.get(IN_NAMESPACE) == "1" else None
 
 
 # owner (relative to ZONE), type, rdata: the zone NSD serves. TTL 0: nothing is cached,
@@ -123,13 +125,21 @@ RECORDS = [
     # 10. a delegation: NSD refers, it does not answer
     ("sub", "NS", "ns.sub.example.test."),
     ("ns.sub", "A", "127.0.0.1"),
+    # 8. more MX hosts than are checked, the first 16 unusable
+    *[("many18", "MX", f"{i} gone{i}.example.test.") for i in range(1, 17)],
+    ("many18", "MX", "20 mx.example.test."),
+    ("many18", "MX", "30 mx1.example.test."),
+    # 8. an MX host in a zone NSD delegated: asked directly, its lookup fails
+    ("refmx", "MX", "10 mx.sub.example.test."),
+    # 8. the resolver stops answering after the first MX host (test_resolver_dies)
+    ("cutmx", "MX", "10 nohost.example.test."),
+    ("cutmx", "MX", "20 mx.example.test."),
     # JSON independent of RRset order
     ("many", "A", "192.0.2.44"),
     ("many", "A", "192.0.2.41"),
     ("many", "A", "192.0.2.43"),
     ("many", "A", "192.0.2.42"),
 ]
-HOST = local_address()
 if HOST:
     RECORDS += [
         ("realhost", "MX", "10 mxlocal.example.test."),
@@ -142,6 +152,11 @@ if HOST:
         ("rcptmixed", "MX", "20 mx.example.test."),
         ("rcptsender", "MX", "10 mxlocal.example.test."),
         ("rcptsender", "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"'),
+        # 16 MX hosts this host, then two elsewhere that check-dns does not look up
+        *[("rcptmany", "MX", f"{i} here{i}.example.test.") for i in range(1, 17)],
+        *[(f"here{i}", "A", HOST) for i in range(1, 17)],
+        ("rcptmany", "MX", "20 mx.example.test."),
+        ("rcptmany", "MX", "30 mx1.example.test."),
     ]
 
 passed = 0
@@ -165,21 +180,6 @@ def zone_line(owner, rtype, rdata):
     return f"{fqdn(owner)}. IN {rtype} {rdata}"
 
 
-def free_port(host, family):
-    """A port free for both UDP and TCP on host, for a server to bind."""
-    for _ in range(20):
-        with socket.socket(family, socket.SOCK_DGRAM) as u:
-            u.bind((host, 0))
-            port = u.getsockname()[1]
-            with socket.socket(family, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((host, port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
-
-
 def have_ipv6_loopback():
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
@@ -187,38 +187,6 @@ def have_ipv6_loopback():
         return True
     except OSError:
         return False
-
-
-def query(port, name, rtype):
-    """One query over UDP; the reply's rcode and raw bytes, or None."""
-    q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
-    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
-    q += b"\0" + struct.pack(">HH", rtype, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.5)
-        try:
-            s.sendto(q, ("127.0.0.1", port))
-            reply = s.recv(4096)
-        except OSError:
-            return None
-    return reply if reply[:2] == b"\x42\x42" else None
-
-
-def skip_name(msg, off):
-    while msg[off] and msg[off] < 0xC0:
-        off += msg[off] + 1
-    return off + (2 if msg[off] else 1)
-
-
-def soa_serial(port):
-    """The zone's SOA serial as the server at port answers it, or None."""
-    reply = query(port, ZONE, 6)
-    if not reply or reply[3] & 0xF or struct.unpack(">H", reply[6:8])[0] < 1:
-        return None
-    off = skip_name(reply, 12) + 4          # the question
-    off = skip_name(reply, off) + 10        # the SOA's owner, type, class, TTL, length
-    off = skip_name(reply, skip_name(reply, off))  # MNAME, RNAME
-    return struct.unpack(">I", reply[off:off + 4])[0]
 
 
 class Zone:
@@ -238,98 +206,6 @@ class Zone:
             f.write("\n".join(head + self.lines) + "\n")
         # NSD rereads a zone file on SIGHUP only when its mtime changed.
         os.utime(self.path, (self.serial * 1000, self.serial * 1000))
-
-
-def start(argv, workdir, name, ready):
-    log = open(os.path.join(workdir, f"{name}.log"), "w")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ready():
-            return proc
-        time.sleep(0.1)
-    stop(proc)
-    log.close()
-    with open(os.path.join(workdir, f"{name}.log")) as f:
-        sys.exit(f"{name} did not start:\n" + f.read())
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def start_nsd(nsd, workdir, zone):
-    port = free_port("127.0.0.1", socket.AF_INET)
-    conf = os.path.join(workdir, "nsd.conf")
-    with open(conf, "w") as f:
-        f.write(f"""server:
-  ip-address: 127.0.0.1
-  port: {port}
-  username: ""
-  chroot: ""
-  zonesdir: "{workdir}"
-  database: ""
-  zonelistfile: "{workdir}/zone.list"
-  xfrdfile: "{workdir}/xfrd.state"
-  xfrdir: "{workdir}"
-  pidfile: "{workdir}/nsd.pid"
-  logfile: "{workdir}/nsd.log"
-  server-count: 1
-  round-robin: no
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: "{ZONE}"
-  zonefile: "{zone.path}"
-""")
-    zone.write()
-    proc = start([nsd, "-d", "-c", conf], workdir, "nsd", lambda: soa_serial(port) == zone.serial)
-    return proc, port
-
-
-def start_unbound(unbound, workdir, nsd_port, ipv6):
-    port = free_port("127.0.0.1", socket.AF_INET)
-    lines = [
-        "server:",
-        "  interface: 127.0.0.1",
-        "  interface: ::1" if ipv6 else "",
-        f"  port: {port}",
-        "  do-daemonize: no",
-        '  username: ""',
-        '  chroot: ""',
-        f'  directory: "{workdir}"',
-        '  pidfile: ""',
-        '  logfile: ""',
-        "  use-syslog: no",
-        "  num-threads: 1",
-        "  so-reuseport: no",
-        "  do-not-query-localhost: no",
-        '  module-config: "iterator"',
-        "  access-control: 127.0.0.0/8 allow",
-        "  access-control: ::1/128 allow",
-        # Nothing outside our zone is ever looked up elsewhere.
-        '  local-zone: "." refuse',
-        f'  local-zone: "{ZONE}." transparent',
-        '  local-zone: "refused.test." always_refuse',
-        "stub-zone:",
-        f'  name: "{ZONE}."',
-        f"  stub-addr: 127.0.0.1@{nsd_port}",
-        "remote-control:",
-        "  control-enable: no",
-        "",
-    ]
-    conf = os.path.join(workdir, "unbound.conf")
-    with open(conf, "w") as f:
-        f.write("\n".join(lines))
-    proc = start([unbound, "-d", "-c", conf], workdir, "unbound",
-                 lambda: soa_serial(port) is not None)
-    return proc, port
 
 
 def run(*args, timeout=30):
@@ -472,6 +348,12 @@ CASES = [
      ["mx-host-unusable", "mx-unusable", "!real-mx"], []),
     (fqdn("halfmx"), "warning", 1, ["nohost.example.test. (20) does not exist"],
      ["mx-host-unusable", "real-mx", "!mx-unusable"], []),
+    # Beyond 16 MX hosts nothing is looked up: the name does not pass for one that
+    # receives mail.
+    (fqdn("many18"), "warning", 1, ["gone16.example.test. (16) does not exist",
+     "has 18 MX hosts: the first 16 in preference order cannot receive mail",
+     "the rest (2) were not looked up"],
+     ["mx-host-unusable", "mx-too-many", "!real-mx", "!mx-unusable"], []),
     # 9. an unknown mechanism makes the record a permanent error
     (fqdn("badspf"), "warning", 1, ['unknown mechanism, "ipv4:192.0.2.1"', "RFC 7208 section 4.6"],
      ["spf-invalid"], []),
@@ -479,9 +361,11 @@ CASES = [
 if HOST:
     CASES += [
         (fqdn("realhost"), "error", 2, [f"has address {HOST}, which is this host's",
-         "must not be an MX", "--rcpt-mode"], ["mx-is-this-host", "real-mx", "!rcpt-mx"], []),
+         "must not be an MX", "--rcpt-mode"], ["mx-is-this-host", "!real-mx", "!rcpt-mx"], []),
         # Without --rcpt-mode, setup c is still a 521 host named as an MX.
-        (fqdn("rcptquiet"), "error", 2, [], ["mx-is-this-host", "!rcpt-mx", "!spf-no-sender"], []),
+        (fqdn("rcptquiet"), "error", 2, [], ["mx-is-this-host", "!rcpt-mx", "!spf-no-sender",
+                                             "!real-mx"], []),
+        (fqdn("rcptmany"), "error", 2, [], ["mx-is-this-host", "!real-mx", "!mx-too-many"], []),
     ]
 
 # With --rcpt-mode: an MX naming this host is README setup c. Names whose MX is
@@ -502,11 +386,16 @@ if HOST:
         (fqdn("rcptsender"), "warning", 1, ["authorizes senders (ip4:192.0.2.0/24)",
          "refuses every recipient", "bounce (Return-Path) domain"],
          ["rcpt-mx", "rcpt-mx-sender", "!null-mx-sender"], []),
+        # The 17th MX host may be elsewhere: not ok, as check-dns cannot tell.
+        (fqdn("rcptmany"), "warning", 1, ["the first 16 in preference order are this host",
+         "the rest (2) were not looked up"],
+         ["rcpt-mx", "mx-too-many", "!rcpt-mx-mixed", "!real-mx"], []),
         # This host's address as an implicit MX: refused at RCPT TO, not with 521.
         (fqdn("local"), "warning", 1, ["senders connect and are refused at RCPT TO"],
          ["implicit-mx", "this-host"], suggested_quiet("local")),
     ]
-RCPT_SAME = [c for c in CASES if c[0] not in {fqdn(n) for n in ("realhost", "rcptquiet", "local")}]
+RCPT_SAME = [c for c in CASES
+             if c[0] not in {fqdn(n) for n in ("realhost", "rcptquiet", "rcptmany", "local")}]
 
 # The names whose suggestions, applied, must leave them ok.
 # (Not mixed: which of its MX records go is the operator's choice.)
@@ -580,6 +469,78 @@ def test_referral(nsd_resolver):
     # taken for a name without records.
     check_json(nsd_resolver, fqdn("outalias"), "unknown", 69, ["alias", "lookup-failed"], [],
                " (nsd)")
+    # An MX host there: its lookup is a referral, so whether the name receives mail is
+    # not known (item 8).
+    check_text(nsd_resolver, fqdn("refmx"), "unknown", 69,
+               ["not every MX host of refmx.example.test was looked up (1 of 1"], [], " (nsd)")
+    check_json(nsd_resolver, fqdn("refmx"), "unknown", 69, ["referral", "mx-not-checked",
+               "!real-mx"], [], " (nsd)")
+
+
+class Cutoff:
+    """A resolver that relays some questions to NSD and leaves every other unanswered:
+    it stops answering partway through a check, as a resolver that dies does, whatever
+    the timing."""
+
+    def __init__(self, nsd_port, answered):
+        self.nsd_port, self.answered = nsd_port, answered
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve)
+        self.thread.start()
+
+    @staticmethod
+    def question(query):
+        """(name, type) of a query, the name with its final dot, lower case."""
+        off, labels = 12, []
+        while query[off]:
+            labels.append(query[off + 1:off + 1 + query[off]].decode().lower())
+            off += query[off] + 1
+        return ".".join(labels) + ".", struct.unpack(">H", query[off + 1:off + 3])[0]
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                query, client = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            if self.question(query) not in self.answered:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+                up.settimeout(10)
+                up.sendto(query, ("127.0.0.1", self.nsd_port))
+                self.sock.sendto(up.recv(65535), client)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_resolver_dies(nsd_port):
+    """Answered: the MX lookup and the first MX host's (it does not exist); then silence.
+    The name is unknown, never a name that receives mail (item 8), and the next name is
+    not checked."""
+    name = fqdn("cutmx")
+    answered = {(name + ".", 15), (fqdn("nohost") + ".", 1), (fqdn("nohost") + ".", 28)}
+    with Cutoff(nsd_port, answered) as server:
+        p, _ = run("--json", "--resolver", f"127.0.0.1:{server.port}", name, fqdn("null"))
+    what = "resolver dies mid-check"
+    check(p.returncode == 69, f"{what}: exit {p.returncode}, want 69", p.stdout + p.stderr)
+    doc = json.loads(p.stdout)
+    codes = [[f["code"] for f in obj["findings"]] for obj in doc]
+    check(doc[0]["verdict"] == "unknown", f"{what}: unknown", p.stdout)
+    check({"mx-host-unusable", "lookup-failed", "mx-not-checked"} <= set(codes[0])
+          and "real-mx" not in codes[0], f"{what}: MX hosts not all checked", p.stdout)
+    check("not every MX host of cutmx.example.test was looked up (1 of 2" in p.stdout,
+          f"{what}: says how many", p.stdout)
+    check(codes[1] == ["not-checked"], f"{what}: the next name is not checked", p.stdout)
 
 
 def test_refused(resolver):
@@ -616,7 +577,7 @@ def test_usage():
 
 def test_dead_resolver():
     # Nothing listens on this port: queries are lost or refused, never answered.
-    port = free_port("127.0.0.1", socket.AF_INET)
+    port = free_port("127.0.0.1")
     p, elapsed = run("--resolver", f"127.0.0.1:{port}", fqdn("null"), fqdn("quiet"), timeout=30)
     check(p.returncode == 69, f"dead resolver exits 69, got {p.returncode}", p.stdout + p.stderr)
     check("no answer from 127.0.0.1 port" in p.stdout, "dead resolver: says no answer", p.stdout)
@@ -665,9 +626,9 @@ def test_suggestions_fix(nsd, zone, nsd_port, resolvers):
     check(chk.returncode == 0, "the zone with the suggestions applied loads", chk.stdout + chk.stderr)
     nsd.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and soa_serial(nsd_port) != zone.serial:
+    while time.monotonic() < deadline and soa_serial("127.0.0.1", nsd_port, ZONE) != zone.serial:
         time.sleep(0.1)
-    check(soa_serial(nsd_port) == zone.serial, "NSD reloaded the zone")
+    check(soa_serial("127.0.0.1", nsd_port, ZONE) == zone.serial, "NSD reloaded the zone")
     for resolver in resolvers:
         for names, opts in ((FIXABLE, ()), (FIXABLE_RCPT, ("--rcpt-mode",))):
             if not names:
@@ -682,26 +643,37 @@ def test_suggestions_fix(nsd, zone, nsd_port, resolvers):
                       json.dumps(obj))
 
 
-def find(prog):
-    return shutil.which(prog) or shutil.which(prog, path="/usr/sbin:/sbin")
+def network():
+    """In the namespace: loopback up, and HOST on an interface of its own, as this host's.
+    A veth pair, as kernels without the dummy module have veth."""
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+                ["ip", "addr", "add", f"{HOST}/24", "dev", "d0"],
+                ["ip", "link", "set", "d0", "up"], ["ip", "link", "set", "d1", "up"]):
+        subprocess.run(cmd, check=True, capture_output=True, timeout=30)
 
 
 def main():
-    nsd, unbound = find("nsd"), find("unbound")
-    if not nsd or not unbound:
+    if not find("nsd") or not find("unbound"):
         print("nsd or unbound is not installed: skipping")
         return 77
     if "NULLMXD" not in os.environ:
         print("NULLMXD is not set", file=sys.stderr)
         return 1
+    if HOST:
+        network()
+    elif os.geteuid() == 0:
+        enter_namespace(__file__, IN_NAMESPACE)
     ipv6 = have_ipv6_loopback()
     with tempfile.TemporaryDirectory(prefix="nullmxd-dns-") as workdir:
         zone = Zone(workdir)
-        nsd_proc, nsd_port = start_nsd(nsd, workdir, zone)
-        unbound_proc = None
+        zone.write()
+        nsd = Nsd(workdir, ZONE, zone.path, zone.serial)
+        unbound = None
         try:
-            unbound_proc, port = start_unbound(unbound, workdir, nsd_port, ipv6)
-            resolver, direct = f"127.0.0.1:{port}", f"127.0.0.1:{nsd_port}"
+            unbound = Unbound(workdir, ZONE, nsd, ipv6=ipv6,
+                              extra=['local-zone: "refused.test." always_refuse'])
+            resolver, direct = f"127.0.0.1:{unbound.port}", f"127.0.0.1:{nsd.port}"
             test_usage()
             test_cases(resolver, "")
             test_cases(direct, " (nsd)")
@@ -714,16 +686,22 @@ def main():
             test_referral(direct)
             test_refused(resolver)
             if ipv6:
-                test_ipv6_resolver(port)
+                test_ipv6_resolver(unbound.port)
             test_dead_resolver()
             test_timeout()
-            test_suggestions_fix(nsd_proc, zone, nsd_port, [resolver, direct])
+            test_resolver_dies(nsd.port)
+            test_suggestions_fix(nsd.proc, zone, nsd.port, [resolver, direct])
         finally:
-            if unbound_proc:
-                stop(unbound_proc)
-            stop(nsd_proc)
+            if unbound:
+                unbound.stop()
+            nsd.stop()
     print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    if failed:
+        return 1
+    if not HOST:
+        unavailable("the cases of an MX that is this host need root: they run in a network "
+                    "namespace with an address of its own")
+    return 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import tempfile
 import time
 import unittest
 
+from dnsservers import Nsd, Unbound, enter_namespace, find, unavailable
 from nullmxd_test import Daemon
 
 ZONE = "example.test"
@@ -75,29 +76,17 @@ IN_NAMESPACE = "NULLMXD_MAILERS_NAMESPACE"
 EXIM_DEBS = "/var/cache/apt/archives/exim4-daemon-light_*.deb"
 
 
-def unavailable(reason):
-    """Skip (77) with the reason, except under CI, which must run this suite."""
-    if os.environ.get("CI") == "true":
-        sys.exit(f"test_mailers cannot run under CI: {reason}")
-    print(f"SKIP: {reason}")
-    sys.exit(77)
-
-
-def enter_namespace():
-    """Re-runs this file as PID 1 of new network, mount and PID namespaces."""
+def check_tools():
+    """Everything this test runs is installed, or it is unavailable."""
     if os.geteuid() != 0:
         unavailable("needs root (network namespaces, port 25, Postfix)")
     tools = ["unshare", "ip", "mount", "nsd", "unbound", "postfix", "postqueue", "sendmail",
              "dpkg-deb"]
-    missing = [t for t in tools if not (shutil.which(t) or shutil.which(t, path="/usr/sbin"))]
+    missing = [t for t in tools if not find(t)]
     if not glob.glob(EXIM_DEBS):
         missing.append(EXIM_DEBS)
     if missing:
         unavailable("not installed: " + " ".join(missing) + " (scripts/deps test)")
-    env = dict(os.environ, **{IN_NAMESPACE: "1"})
-    cmd = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
-           sys.executable, os.path.abspath(__file__)]
-    sys.exit(subprocess.run(cmd, env=env).returncode)
 
 
 def run(*cmd, **kwargs):
@@ -350,7 +339,7 @@ class World:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="nullmxd-mailers-")
         os.chmod(self.dir, 0o755)  # the senders' processes run as their own users
-        self.procs = []
+        self.servers = []
         self.logs = {}
         self.senders = {}
         self.verdicts = {}
@@ -361,11 +350,12 @@ class World:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def spawn(self, name, cmd):
-        self.logs[name] = self.path(name + ".log")
-        with open(self.logs[name], "w") as log:
-            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL))
+    def serve(self, start):
+        """A DNS server started, with its log among the diagnostics."""
+        server = start()
+        self.servers.append(server)
+        self.logs[server.name] = server.log
+        return server
 
     def network(self):
         run("ip", "link", "set", "lo", "up")
@@ -374,51 +364,9 @@ class World:
         run("mount", "--bind", resolv, os.path.realpath("/etc/resolv.conf"))
 
     def dns(self):
-        write(self.path(f"{ZONE}.zone"), ZONE_FILE)
-        write(self.path("nsd.conf"), f"""server:
-  ip-address: {NSD_ADDR}
-  port: 53
-  username: ""
-  chroot: ""
-  zonesdir: "{self.dir}"
-  database: ""
-  zonelistfile: "{self.path('zone.list')}"
-  xfrdfile: "{self.path('xfrd.state')}"
-  pidfile: "{self.path('nsd.pid')}"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: "{ZONE}"
-  zonefile: "{ZONE}.zone"
-""")
-        self.spawn("nsd", ["nsd", "-d", "-c", self.path("nsd.conf")])
-        write(self.path("unbound.conf"), f"""server:
-  interface: 127.0.0.1
-  port: 53
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{self.dir}"
-  pidfile: ""
-  logfile: ""
-  use-syslog: no
-  num-threads: 1
-  do-ip6: no
-  do-not-query-localhost: no
-  module-config: "iterator"
-  access-control: 127.0.0.0/8 allow
-  # Only the test zone resolves; everything else is refused at once.
-  local-zone: "." refuse
-  local-zone: "{ZONE}." transparent
-remote-control:
-  control-enable: no
-stub-zone:
-  name: "{ZONE}"
-  stub-addr: {NSD_ADDR}
-""")
-        self.spawn("unbound", ["unbound", "-d", "-c", self.path("unbound.conf")])
+        zonefile = write(self.path(f"{ZONE}.zone"), ZONE_FILE)
+        nsd = self.serve(lambda: Nsd(self.dir, ZONE, zonefile, 1, addr=NSD_ADDR, port=53))
+        self.serve(lambda: Unbound(self.dir, ZONE, nsd, port=53))
         # Through the resolver, so both servers and the delegation work.
         wait_until("the resolver to answer for closed.example.test",
                    lambda: dns_answer(f"closed.{ZONE}") == (0, 1),
@@ -465,14 +413,8 @@ stub-zone:
                 self.daemon.__exit__(None, None, None)
             except AssertionError as e:
                 errors.append(str(e))
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for server in self.servers:
+            server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
         if errors:
             raise AssertionError("\n".join(errors))
@@ -615,5 +557,6 @@ del SenderCase  # its tests run once per sender, not on their own
 
 if __name__ == "__main__":
     if os.environ.get(IN_NAMESPACE) != "1":
-        enter_namespace()
+        check_tools()
+        enter_namespace(__file__, IN_NAMESPACE)
     unittest.main(verbosity=2)
