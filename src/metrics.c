@@ -384,6 +384,15 @@ static bool read_arrived(struct mclient *m)
 }
 
 /*
+ * The whole answer is in the kernel: written, or accepted by the socket at once, its
+ * callback still to come in a later turn.
+ */
+static bool handed_over(const struct mclient *m)
+{
+	return m->written || (m->answered && m->tcp.write_queue_size == 0);
+}
+
+/*
  * Every slot is taken: the oldest client, m aside, whose request has not ended or whose
  * answer is written is cut as at its deadline, so holding connections open from a few
  * addresses cannot keep a prompt scraper out. The list runs newest first.
@@ -394,7 +403,7 @@ static bool make_room(struct mclient *m)
 		struct mclient *oldest = NULL;
 
 		for (struct mclient *o = m->next; o; o = o->next)
-			if (!o->closing && (!o->answered || o->written))
+			if (!o->closing && (!o->answered || handed_over(o)))
 				oldest = o;
 		if (!oldest)
 			return false;
