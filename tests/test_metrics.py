@@ -262,9 +262,6 @@ class Burst(unittest.TestCase):
 PROMTOOL = shutil.which("promtool")
 
 
-# Under CI scripts/deps has installed it: a missing promtool fails there, never skips.
-@unittest.skipUnless(PROMTOOL or os.environ.get("CI") == "true",
-                     "promtool (package prometheus) is not installed")
 def scrape_after_traffic(test):
     """A scrape after connections over IPv4 and IPv6, one of them over the rate limit,
     and a reload: every kind of counter has moved."""
@@ -285,6 +282,9 @@ def scrape_after_traffic(test):
     return body
 
 
+# Under CI scripts/deps has installed it: a missing promtool fails there, never skips.
+@unittest.skipUnless(PROMTOOL or os.environ.get("CI") == "true",
+                     "promtool (package prometheus) is not installed")
 class Promtool(unittest.TestCase):
     def check(self, text):
         return subprocess.run([PROMTOOL, "check", "metrics"], input=text,
