@@ -124,7 +124,7 @@ static void drop_split_character(char *out, size_t n)
 
 	while (lead > 0 && lead + 3 > n && ((unsigned char)out[lead - 1] & 0xc0) == 0x80)
 		lead--;
-	if (lead == 0 || (c = (unsigned char)out[lead - 1]) < 0xc0)
+	if (lead == 0 || (c = (unsigned char)out[lead - 1]) < 0xc2 || c > 0xf4)
 		return;
 	want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
 	if (n - (lead - 1) < want)
