@@ -277,6 +277,26 @@ class RejectLineTest(unittest.TestCase):
             raw = [l for l in d.lines if "event=reject" in l][0]
             self.assertIn(r' from="<a\x01\"=\\@b.example>" ', raw)
 
+    def test_utf8_and_the_longest_escaped_addresses_keep_every_field(self):
+        bad = b"\xff" * 300  # 4 octets each escaped in text, 6 in JSON
+        commands = [b"EHLO a", "MAIL FROM:<\u00e9t\u00e9@b.example> SMTPUTF8".encode(),
+                    b"RCPT TO:<" + bad + b">", ("RCPT TO:<%s\u00e9>" % ("x" * 253)).encode()]
+        for fmt in ("text", "json"):
+            with self.subTest(fmt=fmt), Daemon(REJECT_CONFIG + 'log = { format = "%s"; };\n'
+                                               % fmt) as d:
+                port = rcpt_session(d, commands)
+                lines = rejects(d, port, 2)
+                self.assertEqual({l["from"] for l in lines}, {"<\u00e9t\u00e9@b.example>"})
+                self.assertEqual([(l["to"], l["code"]) for l in lines], [
+                    ("<" + ("xff" if fmt == "text" else "\u00ff") * 254 + ">", "550"),
+                    ("<" + "x" * 253 + ">", "550")])  # the cut leaves no half character
+                raw = [l for l in d.lines if "reject" in l][0]
+                self.assertNotIn("cut", raw)
+                self.assertTrue(raw.endswith(' to="<%s>" code=550' % ("\\xff" * 254)
+                                             if fmt == "text" else
+                                             '"to":"<%s>","code":550}' % ("\\u00ff" * 254)),
+                                raw)
+
     def test_json_and_anonymized(self):
         config = REJECT_CONFIG + 'log = { format = "json"; anonymize = "truncate"; };\n'
         with Daemon(config) as d:
