@@ -68,28 +68,29 @@ static void test_json_line_stays_whole_when_cut(void)
 	CHECK(line && strstr(line, ",\"event\":\"conn\",\"msg\":\"tab\\u0009here\"}\n"));
 }
 
-/* UTF-8 as it is; other octets, controls and line separators escaped. */
-static void test_utf8_kept_and_bad_octets_escaped(void)
+/* The line of one "to" field in a format. */
+static char *to_line(enum log_format format, const char *value)
 {
-	static const char value[] = "<\xc3\xa9t\xc3\xa9@b.example \xf0\x9f\x98\x80|\xff|\xc2\x85|"
-				    "\xe2\x80\xa8|\xc0\xaf|\xed\xa0\x80|\x7f|\xe2\x82>";
-	struct log_settings s = {LOG_FORMAT_TEXT, LOG_TARGET_STDERR, LOG_MAIL};
-	char *line;
+	struct log_settings s = {format, LOG_TARGET_STDERR, LOG_MAIL};
 
 	log_configure(&s);
 	log_begin(LOG_INFO, "reject");
 	log_str("to", value);
 	log_end();
-	line = captured();
+	return captured();
+}
+
+/* UTF-8 as it is; other octets, controls and line separators escaped. */
+static void test_utf8_kept_and_bad_octets_escaped(void)
+{
+	static const char value[] = "<\xc3\xa9t\xc3\xa9@b.example \xf0\x9f\x98\x80|\xff|\xc2\x85|"
+				    "\xe2\x80\xa8|\xc0\xaf|\xed\xa0\x80|\x7f|\xe2\x82>";
+	char *line = to_line(LOG_FORMAT_TEXT, value);
+
 	CHECK(line && strstr(line, " to=\"<\xc3\xa9t\xc3\xa9@b.example \xf0\x9f\x98\x80|\\xff|"
 				   "\\xc2\\x85|\\xe2\\x80\\xa8|\\xc0\\xaf|\\xed\\xa0\\x80|"
 				   "\\x7f|\\xe2\\x82>\"\n"));
-	s.format = LOG_FORMAT_JSON;
-	log_configure(&s);
-	log_begin(LOG_INFO, "reject");
-	log_str("to", value);
-	log_end();
-	line = captured();
+	line = to_line(LOG_FORMAT_JSON, value);
 	CHECK(line && strstr(line, ",\"to\":\"<\xc3\xa9t\xc3\xa9@b.example \xf0\x9f\x98\x80|"
 				   "\\u00ff|\\u0085|\\u2028|\\u00c0\\u00af|"
 				   "\\u00ed\\u00a0\\u0080|\\u007f|\\u00e2\\u0082>\"}\n"));
