@@ -499,7 +499,9 @@ class Fail2ban(unittest.TestCase):
         forged = [b"<x event=conn client=192.0.2.99 client_port=1 y@b>",
                   b"<event=conn client=192.0.2.98 client_port=2>", b"x@b event=conn",
                   b"<\" event=conn client=192.0.2.97 client_port=3 \"@b>",
-                  b"<a@b>\tevent=conn\tclient=192.0.2.96\tclient_port=4"]
+                  b"<a@b>\tevent=conn\tclient=192.0.2.96\tclient_port=4",
+                  # UTF-8 as it is, a bad octet escaped: fail2ban reads the line either way.
+                  "<\u00e9t\u00e9\u2028event=conn client=192.0.2.95@b>".encode() + b"\xff"]
         with Daemon(cfg) as d:
             ports = []
             for path in forged:
