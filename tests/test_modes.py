@@ -394,6 +394,35 @@ class NeverReadingClientTest(unittest.TestCase):
                                  ("quit", str(len(commands) + 1)))
 
 
+    def test_a_held_session_ends_by_idle_timeout_and_by_stop_with_its_lines(self):
+        """Replies stalled in the socket: the idle timeout still ends the session, and
+        so does a stop, with its conn line (and in rcpt mode a reject line per RCPT read)."""
+        for mode in ("quit", "rcpt"):
+            payload = {"quit": b"\n" * 9000,
+                       "rcpt": b"MAIL FROM:<>\r\n" + b"RCPT TO:<a@b.example>\r\n" * 3000}[mode]
+            for how in ("idle_timeout", "shutdown"):
+                idle = 1 if how == "idle_timeout" else 60
+                config = (BASE_SESSION.replace("idle_timeout = 60", "idle_timeout = %d" % idle)
+                          % mode + LONG_REPLY + LONG_RCPT_REPLY + "max_commands = 10000;\n")
+                with self.subTest(mode=mode, how=how), Daemon(config) as d:
+                    s = never_reading(d, payload)
+                    port = s.getsockname()[1]
+                    if how == "shutdown":
+                        time.sleep(1)  # the daemon meets the stall and waits for the client
+                        self.assertEqual(d.stop(), 0)
+                    line = d.conn_line(port, timeout=20)
+                    self.assertEqual(line["reason"], how)
+                    # Held: not every command was answered when it ended.
+                    self.assertLess(int(line["commands"]), payload.count(b"\n"))
+                    rejects = d.events(lambda f: f.get("event") == "reject"
+                                       and f["client_port"] == str(port))
+                    self.assertEqual(bool(rejects), mode == "rcpt")
+                    s.close()
+                    if how == "idle_timeout":
+                        self.assertEqual(d.stop(), 0)
+                    self.assertEqual(d.events(lambda f: f.get("event") == "exit")[0]["status"],
+                                     "0")
+
 BASE_SESSION = """
 listen = [ "127.0.0.1:0", "[::1]:0" ];
 hostname = "mx.example.test";
