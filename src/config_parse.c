@@ -87,7 +87,7 @@ const char *get_string(struct loader *ld, const config_setting_t *s, const char 
  */
 char *config_read_text(const char *path, size_t *out_len, const char **why)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	size_t len = 0, got = 0;
 	char *text = NULL;
 	struct stat st;

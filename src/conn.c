@@ -495,7 +495,7 @@ static void note_reject(struct conn *c)
 	const char *code = reply_buf(c, SMTP_REPLY_RCPT_REJECT).base;
 
 	stats.rejects++;
-	if (!env || !cs.set.log_rejects || !guard_log(&c->client))
+	if (!env || !cs.set.log_rejects || !log_due(c))
 		return;
 	log_begin(LOG_INFO, "reject");
 	log_where(c);
@@ -792,9 +792,10 @@ static void conn_close(struct conn *c, enum end_reason why)
 }
 
 /*
- * Whether flood control lets the line out. A load balancer's own connection, one that
- * never named a client, takes the balancer's entry only now: held from the accept, it
- * would count as one of that address's open connections when a header names it.
+ * Whether flood control lets a line of the connection out. A load balancer's own
+ * connection, one that never named a client, takes the balancer's entry only at its
+ * first line (a reject or its end): held from the accept, it would count as one of
+ * that address's open connections when a header names it.
  */
 static bool log_due(struct conn *c)
 {

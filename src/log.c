@@ -17,7 +17,11 @@
 
 #include "log.h"
 
-#define LOG_LINE_MAX 2048
+/*
+ * Room for the longest reject line whole: two 254-octet paths of bytes that each take
+ * 6 octets escaped (JSON's \u00NN) are 3.1 KiB, the rest of the line under 300 octets.
+ */
+#define LOG_LINE_MAX 4096
 /* Journal fields: a raw value is never longer than its escaped form in the line. */
 #define LOG_FIELDS_MAX (LOG_LINE_MAX + 1024)
 
@@ -25,7 +29,7 @@ static struct {
 	bool configured;
 	struct log_settings set;
 	int priority;
-	bool cut;       /* the line ran out of room: later fields are left out */
+	bool cut;       /* the line ran out of room: a value was cut or fields left out */
 	bool fields_on; /* the target wants journal fields */
 	size_t len, flen;
 	char buf[LOG_LINE_MAX];
@@ -64,10 +68,25 @@ void log_configure(const struct log_settings *s)
 	sink_configure(s->target, s->facility);
 }
 
-/* Room left in the line, keeping one byte for JSON's closing brace. */
+static bool json(void)
+{
+	return lg.set.format == LOG_FORMAT_JSON;
+}
+
+/* What ends a line that ran out of room, so that the cut shows. */
+static const char *cut_mark(void)
+{
+	return json() ? ",\"cut\":true" : " cut=true";
+}
+
+#define CUT_MARK_MAX 12
+
+/* Room left in the line, keeping JSON's closing brace and the cut mark. */
 static size_t room(void)
 {
-	return lg.len + 1 < LOG_LINE_MAX ? LOG_LINE_MAX - lg.len - 1 : 0;
+	size_t keep = 1 + CUT_MARK_MAX;
+
+	return lg.len + keep < LOG_LINE_MAX ? LOG_LINE_MAX - lg.len - keep : 0;
 }
 
 static void put(const char *p, size_t n)
@@ -119,11 +138,6 @@ static void put_timestamp(void)
 	put(frac, 5);
 }
 
-static bool json(void)
-{
-	return lg.set.format == LOG_FORMAT_JSON;
-}
-
 /* Text values go bare when they are one safe word, else quoted with escapes. */
 static bool bare_word(const char *v)
 {
@@ -135,24 +149,75 @@ static bool bare_word(const char *v)
 	return true;
 }
 
+/*
+ * The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong form, no
+ * surrogate, nothing past U+10FFFF), 0 for none, and its code point. By hand: the
+ * check is a dozen lines, and glibc's mbrtowc() depends on the locale.
+ */
+static size_t utf8_sequence(const unsigned char *p, uint32_t *cp)
+{
+	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
+
+	if (n == 0 || p[0] > 0xf4)
+		return 0;
+	*cp = p[0] & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also the NUL that ends the value */
+			return 0;
+		*cp = *cp << 6 | (p[i] & 0x3f);
+	}
+	if (*cp < min[n] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * The escaped form of the character at v, and how many octets of v it stands for.
+ * Well-formed UTF-8 is copied as it is but for the C1 controls (U+0080 to U+009F)
+ * and U+2028/U+2029, which some readers take for line ends: JSON writes them as
+ * \uXXXX, text as \xNN per octet. An octet that is not part of well-formed UTF-8 is
+ * \xNN in text, \u00NN in JSON (the only escape JSON has: its value as a code point).
+ */
+static size_t escape_char(const char *v, char *esc, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	uint32_t cp = p[0];
+	size_t n = p[0] < 0x80 ? 1 : utf8_sequence(p, &cp);
+
+	if (n > 1 && cp > 0x9f && cp != 0x2028 && cp != 0x2029) {
+		memcpy(esc, v, n);
+		*len = n;
+		return n;
+	}
+	if (n == 0 || !json()) { /* text escapes octet by octet */
+		n = 1;
+		cp = p[0];
+	}
+	if (cp == '"' || cp == '\\')
+		*len = (size_t)snprintf(esc, 8, "\\%c", (char)cp);
+	else if (cp < ' ' || cp >= 0x7f)
+		*len = (size_t)snprintf(esc, 8, json() ? "\\u%04x" : "\\x%02x", (unsigned)cp);
+	else
+		*len = (size_t)snprintf(esc, 8, "%c", (char)cp);
+	return n;
+}
+
 /* A value too long for the line is cut short, but its closing quote is kept. */
 static void put_quoted(const char *v)
 {
 	char esc[8];
+	size_t len;
 
 	put("\"", 1);
-	for (; *v; v++) {
-		unsigned char ch = (unsigned char)*v;
-		size_t n;
-		if (ch == '"' || ch == '\\')
-			n = (size_t)snprintf(esc, sizeof(esc), "\\%c", ch);
-		else if (ch < ' ' || ch > '~')
-			n = (size_t)snprintf(esc, sizeof(esc), json() ? "\\u%04x" : "\\x%02x", ch);
-		else
-			n = (size_t)snprintf(esc, sizeof(esc), "%c", ch);
-		if (n + 1 > room())
+	while (*v) {
+		size_t n = escape_char(v, esc, &len);
+		if (len + 1 > room()) {
+			lg.cut = true;
 			break;
-		put(esc, n);
+		}
+		put(esc, len);
+		v += n;
 	}
 	put("\"", 1);
 }
@@ -256,6 +321,10 @@ void log_uint(const char *key, uint64_t value)
 /* The line is the sink's now: it may log (log_dropped) before returning. */
 void log_end(void)
 {
+	if (lg.cut) { /* room() kept room for it */
+		memcpy(lg.buf + lg.len, cut_mark(), strlen(cut_mark()));
+		lg.len += strlen(cut_mark());
+	}
 	if (json())
 		lg.buf[lg.len++] = '}'; /* room() kept a byte for it */
 	sink_put(lg.priority, lg.buf, lg.len, lg.fields, lg.flen);

@@ -252,8 +252,8 @@ static enum progress send_next(void)
 		return BUSY;
 	if (w < 0 && sk.datagrams && (errno == ECONNREFUSED || errno == ENOTCONN))
 		return GONE; /* the daemon restarted: its socket is a new one */
-	if (w < 0 && !sk.datagrams && (errno == EPIPE || errno == ECONNRESET)) {
-		discard_queue(0); /* stderr's reader is gone: nobody will read these */
+	if (w < 0 && !sk.datagrams && (errno == EPIPE || errno == ECONNRESET || errno == EBADF)) {
+		discard_queue(0); /* stderr's reader (or stderr) is gone: nobody will read these */
 		sk.closed = true;
 		return SENT;
 	}

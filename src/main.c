@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -44,6 +45,18 @@ static void hold_signals(void)
 	sigaddset(&held, SIGHUP);
 	sigaddset(&held, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &held, &inherited);
+}
+
+/*
+ * Started with 0, 1 or 2 closed (`2>&-`), the first descriptor opened would take its
+ * number: log lines meant for stderr would go to the epoll descriptor or a client's
+ * socket. /dev/null holds each closed one, before anything else opens a descriptor.
+ */
+static void hold_std_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+			_exit(EX_OSERR);
 }
 
 /* Connections cost one descriptor each: take all the system lets us have. */
@@ -177,6 +190,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	int check = 0, opt;
 
+	hold_std_descriptors();
 	hold_signals();
 	if (argc > 1 && strcmp(argv[1], "check-dns") == 0)
 		return exec_check_dns(argv + 1);

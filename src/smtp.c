@@ -114,6 +114,24 @@ static struct command classify(const struct smtp_reader *r)
 }
 
 /*
+ * A cut at SMTP_PATH_MAX octets may end inside a UTF-8 character: its lead byte and
+ * continuation bytes go, so that the journal's fields of the path stay valid UTF-8.
+ */
+static void drop_split_character(char *out, size_t n)
+{
+	size_t lead = n, want;
+	unsigned char c;
+
+	while (lead > 0 && lead + 3 > n && ((unsigned char)out[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0 || (c = (unsigned char)out[lead - 1]) < 0xc2 || c > 0xf4)
+		return;
+	want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (n - (lead - 1) < want)
+		out[lead - 1] = '\0';
+}
+
+/*
  * The path after a verb of `skip` octets, between < and > (RFC 5321 §4.1.2; a blank
  * before the < is tolerated, as most servers do), or up to the first blank without
  * them. Cutting at blanks keeps a client's spaces out of the log line, where a filter
@@ -137,6 +155,8 @@ static void take_path(const struct smtp_reader *r, size_t skip, char *out)
 		out[n++] = p[i];
 	}
 	out[n] = '\0';
+	if (n == SMTP_PATH_MAX)
+		drop_split_character(out, n);
 }
 
 static enum smtp_reply_kind rcpt_mode_reply(struct smtp_reader *r, enum verb verb)

@@ -272,6 +272,24 @@ class ProxyListener(unittest.TestCase):
             self.assertEqual(suppressed_count(d, "127.0.0.1"), 18)
 
 
+    def test_a_balancers_own_rcpt_session_keeps_to_its_line_budget(self):
+        cfg = PROXY_CONFIG.replace('proxy_from = [ "127.0.0.1" ];',
+                                   'proxy_from = [ "127.0.0.1" ]; mode = "rcpt";') + """
+            log = { per_ip_lines = 2; per_ip_window = 1; max_lines_per_second = 0; };"""
+        with Daemon(cfg) as d:
+            s = socket.create_connection(("127.0.0.1", d.ports["127.0.0.1"]), 5,
+                                         ("127.0.0.1", 0))
+            s.sendall(V2_LOCAL + b"MAIL FROM:<a@b.example>\r\n" +
+                      b"RCPT TO:<c@d.example>\r\n" * 6 + b"QUIT\r\n")
+            self.assertTrue(read_until_eof(s).endswith(b"221 2.0.0 mx.example.test "
+                                                       b"closing transmission channel\r\n"))
+            s.close()
+            # Two reject lines; four more and the conn line are held back and counted.
+            held = d.wait_for(lambda f: f.get("event") == "suppressed", timeout=10)[0]
+            self.assertEqual((held["client"], held["count"]), ("127.0.0.1", "5"))
+            self.assertEqual(len(d.events(lambda f: f.get("event") == "reject")), 2)
+            self.assertEqual(d.stop(), 0)
+
 def get(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -481,7 +499,9 @@ class Fail2ban(unittest.TestCase):
         forged = [b"<x event=conn client=192.0.2.99 client_port=1 y@b>",
                   b"<event=conn client=192.0.2.98 client_port=2>", b"x@b event=conn",
                   b"<\" event=conn client=192.0.2.97 client_port=3 \"@b>",
-                  b"<a@b>\tevent=conn\tclient=192.0.2.96\tclient_port=4"]
+                  b"<a@b>\tevent=conn\tclient=192.0.2.96\tclient_port=4",
+                  # UTF-8 as it is, a bad octet escaped: fail2ban reads the line either way.
+                  "<\u00e9t\u00e9\u2028event=conn client=192.0.2.95@b>".encode() + b"\xff"]
         with Daemon(cfg) as d:
             ports = []
             for path in forged:

@@ -256,6 +256,56 @@ class SignalTest(unittest.TestCase):
                 s.close()
 
 
+class ClosedStderrTest(unittest.TestCase):
+    """Started with stderr closed (`2>&-`), nullmxd must not take descriptor 2 for one
+    of its own: log lines would go to the epoll descriptor or to a client's socket."""
+
+    def test_it_serves_and_writes_no_line_into_its_own_descriptors(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        config = write_config('listen = [ "127.0.0.1:%d" ];\nhostname = "mx.example.test";\n'
+                              'mode = "rcpt";\nlimits = { per_ip_connections = 0; };\n' % port)
+        proc = subprocess.Popen([NULLMXD, "-c", config], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, preexec_fn=lambda: os.close(2))
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    held = socket.create_connection(("127.0.0.1", port), timeout=10)
+                    break
+                except ConnectionRefusedError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.05)
+            greeting = b"220 mx.example.test ESMTP accepts no mail\r\n"
+            self.assertEqual(held.recv(len(greeting), socket.MSG_WAITALL), greeting)
+            # Sessions that start and end while one stays open: each writes log lines.
+            for _ in range(5):
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                    s.sendall(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nQUIT\r\n")
+                    self.assertEqual(reply_codes(read_until_eof(s)), [220, 250, 550, 221])
+            held.sendall(b"QUIT\r\n")
+            self.assertEqual(read_until_eof(held), REPLY_221)
+            held.close()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(20), 0)
+            self.assertEqual(proc.stdout.read(), b"")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            os.unlink(config)
+
+
+REPLY_221 = b"221 2.0.0 mx.example.test closing transmission channel\r\n"
+
+
+def reply_codes(data):
+    return [int(l[:3]) for l in data.split(b"\r\n")[:-1] if l[3:4] == b" "]
+
+
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
                      "a slow start needs root for a mount and UTS namespace")
 class SlowStartTest(unittest.TestCase):

@@ -277,6 +277,26 @@ class RejectLineTest(unittest.TestCase):
             raw = [l for l in d.lines if "event=reject" in l][0]
             self.assertIn(r' from="<a\x01\"=\\@b.example>" ', raw)
 
+    def test_utf8_and_the_longest_escaped_addresses_keep_every_field(self):
+        bad = b"\xff" * 300  # 4 octets each escaped in text, 6 in JSON
+        commands = [b"EHLO a", "MAIL FROM:<\u00e9t\u00e9@b.example> SMTPUTF8".encode(),
+                    b"RCPT TO:<" + bad + b">", ("RCPT TO:<%s\u00e9>" % ("x" * 253)).encode()]
+        for fmt in ("text", "json"):
+            with self.subTest(fmt=fmt), Daemon(REJECT_CONFIG + 'log = { format = "%s"; };\n'
+                                               % fmt) as d:
+                port = rcpt_session(d, commands)
+                lines = rejects(d, port, 2)
+                self.assertEqual({l["from"] for l in lines}, {"<\u00e9t\u00e9@b.example>"})
+                self.assertEqual([(l["to"], l["code"]) for l in lines], [
+                    ("<" + ("xff" if fmt == "text" else "\u00ff") * 254 + ">", "550"),
+                    ("<" + "x" * 253 + ">", "550")])  # the cut leaves no half character
+                raw = [l for l in d.lines if "reject" in l][0]
+                self.assertNotIn("cut", raw)
+                self.assertTrue(raw.endswith(' to="<%s>" code=550' % ("\\xff" * 254)
+                                             if fmt == "text" else
+                                             '"to":"<%s>","code":550}' % ("\\u00ff" * 254)),
+                                raw)
+
     def test_json_and_anonymized(self):
         config = REJECT_CONFIG + 'log = { format = "json"; anonymize = "truncate"; };\n'
         with Daemon(config) as d:
@@ -373,6 +393,35 @@ class NeverReadingClientTest(unittest.TestCase):
                 self.assertEqual((line["reason"], line["commands"]),
                                  ("quit", str(len(commands) + 1)))
 
+
+    def test_a_held_session_ends_by_idle_timeout_and_by_stop_with_its_lines(self):
+        """Replies stalled in the socket: the idle timeout still ends the session, and
+        so does a stop, with its conn line (and in rcpt mode a reject line per RCPT read)."""
+        for mode in ("quit", "rcpt"):
+            payload = {"quit": b"\n" * 9000,
+                       "rcpt": b"MAIL FROM:<>\r\n" + b"RCPT TO:<a@b.example>\r\n" * 3000}[mode]
+            for how in ("idle_timeout", "shutdown"):
+                idle = 1 if how == "idle_timeout" else 60
+                config = (BASE_SESSION.replace("idle_timeout = 60", "idle_timeout = %d" % idle)
+                          % mode + LONG_REPLY + LONG_RCPT_REPLY + "max_commands = 10000;\n")
+                with self.subTest(mode=mode, how=how), Daemon(config) as d:
+                    s = never_reading(d, payload)
+                    port = s.getsockname()[1]
+                    if how == "shutdown":
+                        time.sleep(1)  # the daemon meets the stall and waits for the client
+                        self.assertEqual(d.stop(), 0)
+                    line = d.conn_line(port, timeout=20)
+                    self.assertEqual(line["reason"], how)
+                    # Held: not every command was answered when it ended.
+                    self.assertLess(int(line["commands"]), payload.count(b"\n"))
+                    rejects = d.events(lambda f: f.get("event") == "reject"
+                                       and f["client_port"] == str(port))
+                    self.assertEqual(bool(rejects), mode == "rcpt")
+                    s.close()
+                    if how == "idle_timeout":
+                        self.assertEqual(d.stop(), 0)
+                    self.assertEqual(d.events(lambda f: f.get("event") == "exit")[0]["status"],
+                                     "0")
 
 BASE_SESSION = """
 listen = [ "127.0.0.1:0", "[::1]:0" ];

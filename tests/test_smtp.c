@@ -323,7 +323,7 @@ static void test_mode_names(void)
 
 static void test_rcpt_paths(void)
 {
-	char in[1024], want[1024];
+	char in[4096], want[4096];
 
 	PATHS("MAIL FROM:<x@y.example>\r\nRCPT TO:<a@b.example>\r\nRCPT TO:<c@b.example>\r\n",
 	      "<x@y.example>a@b.example<x@y.example>c@b.example");
@@ -343,6 +343,21 @@ static void test_rcpt_paths(void)
 	/* Cut to SMTP_PATH_MAX octets: a path of exactly that many is whole. */
 	snprintf(in, sizeof(in), "MAIL FROM:<%0300d>\r\nRCPT TO:<%0254d>\r\n", 1, 2);
 	snprintf(want, sizeof(want), "<%0254d>%0254d", 0, 2);
+	expect_paths_n(__LINE__, in, strlen(in), want);
+
+	/*
+	 * The cut never splits a UTF-8 character (é is 2 octets, € 3, U+1F600 4): one that
+	 * would end past octet 254 is left out whole. A client's own invalid UTF-8 stays.
+	 */
+	snprintf(in, sizeof(in),
+		 "MAIL FROM:<%0253d\xc3\xa9>\r\nRCPT TO:<%0252d\xe2\x82\xac>\r\n"
+		 "RCPT TO:<%0251d\xf0\x9f\x98\x80>\r\nRCPT TO:<%0251d\xe2\x82\xac>\r\n"
+		 "RCPT TO:<a\xc3>\r\nRCPT TO:<%0253d\xff\xff>\r\n",
+		 1, 2, 3, 4, 5);
+	snprintf(want, sizeof(want),
+		 "<%0253d>%0252d<%0253d>%0251d<%0253d>%0251d\xe2\x82\xac"
+		 "<%0253d>a\xc3<%0253d>%0253d\xff",
+		 1, 2, 1, 3, 1, 4, 1, 1, 5);
 	expect_paths_n(__LINE__, in, strlen(in), want);
 }
 
