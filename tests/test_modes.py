@@ -1,6 +1,9 @@
 """The "quit" and "rcpt" session modes, driven by Python's smtplib and by raw sockets."""
 
+import re
+import shutil
 import signal
+import subprocess
 import smtplib
 import socket
 import time
@@ -422,6 +425,75 @@ class NeverReadingClientTest(unittest.TestCase):
                         self.assertEqual(d.stop(), 0)
                     self.assertEqual(d.events(lambda f: f.get("event") == "exit")[0]["status"],
                                      "0")
+
+
+# The longest reply the daemon sends: 32 lines of 512 octets on the wire, numbered so
+# that their order shows.
+LONGEST_LINES = ["%02d " % i + "y" * 503 for i in range(32)]
+LONGEST_REPLY = "reply = [ " + ", ".join('"%s"' % line for line in LONGEST_LINES) + " ];\n"
+LONGEST_WIRE = b"".join(b"521%c%s\r\n" % (b"-" if i < 31 else b" ", line.encode())
+                        for i, line in enumerate(LONGEST_LINES))
+
+
+def send_queues(port):
+    """skmem of each established socket of the daemon's on port, from ss -tm: w is the
+    memory the kernel holds for its send queue, tb its send buffer."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return [{k: int(v) for k, v in re.findall(r"([a-z]+)(\d+)", m)}
+            for m in re.findall(r"skmem:\(([^)]*)\)", out)]
+
+
+class SendBufferTest(unittest.TestCase):
+    """A session's socket has a small send buffer: a client that never reads pins little
+    of the kernel's memory, and the longest reply still goes out whole."""
+
+    SESSIONS = 20
+
+    def test_longest_reply_reaches_a_slow_reader_whole_and_in_order(self):
+        self.assertEqual(len(LONGEST_WIRE), 32 * 512)
+        with Daemon(BASE_SESSION % "quit" + LONGEST_REPLY) as d:
+            s = never_reading(d, b"NOOP\r\n" * 4 + b"QUIT\r\n")
+            data = b""
+            while True:
+                time.sleep(0.01)
+                chunk = s.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertEqual(data, LONGEST_WIRE * 5 + REPLY_221)
+            line = d.conn_line(closed(s))
+            self.assertEqual((line["reason"], line["commands"]), ("quit", "5"))
+
+    def test_never_reading_sessions_hold_a_bounded_send_queue(self):
+        self.assertTrue(shutil.which("ss"), "ss (iproute2) is not installed")
+        for mode in ("quit", "rcpt"):
+            config = (BASE_SESSION % mode + LONG_REPLY + LONG_RCPT_REPLY +
+                      "max_commands = 10000; drain_bytes = 1048576;\n")
+            with self.subTest(mode=mode), Daemon(config) as d:
+                port = d.ports["127.0.0.1"]
+                held = [never_reading(d, NeverReadingClientTest.PAYLOADS[mode])
+                        for _ in range(self.SESSIONS)]
+                # Settled: every session has met its stall and its queue stopped moving.
+                deadline = time.monotonic() + 30
+                before = None
+                while time.monotonic() < deadline:
+                    queues = send_queues(port)
+                    if len(queues) == self.SESSIONS and queues == before:
+                        break
+                    before = queues
+                    time.sleep(0.5)
+                self.assertEqual(len(queues), self.SESSIONS)
+                for q in queues:
+                    # Held: replies wait in the kernel, more than the longest reply...
+                    self.assertGreater(q["w"], 16384, q)
+                    # ...within the session's 40 KiB send buffer and a segment's slack;
+                    # the kernel's autotuned default let it hold about 100 KiB.
+                    self.assertLessEqual(q["tb"], 40960, q)
+                    self.assertLess(q["w"], 48 * 1024, q)
+                for s in held:
+                    s.close()
+
 
 BASE_SESSION = """
 listen = [ "127.0.0.1:0", "[::1]:0" ];
