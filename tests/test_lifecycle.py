@@ -163,6 +163,15 @@ class SignalTest(unittest.TestCase):
         s.close()
         return data
 
+    def assert_reload_refused(self, d, msg):
+        """A SIGHUP whose file is refused with msg: the old text is still served."""
+        d.send_signal(signal.SIGHUP)
+        d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
+        err = d.wait_for(lambda f: f.get("event") == "warning")[0]
+        self.assertEqual(err["msg"], msg)
+        self.assertEqual(self.fetch(d), DEFAULT_REPLY)
+        self.assertIsNone(d.proc.poll())
+
     def test_reload_applies_new_text_to_new_connections(self):
         with Daemon() as d:
             self.assertEqual(self.fetch(d), DEFAULT_REPLY)
@@ -192,35 +201,20 @@ class SignalTest(unittest.TestCase):
         with Daemon() as d:
             with open(d.config_path, "a") as f:
                 f.write('drain_timeout = "soon";\n')
-            d.send_signal(signal.SIGHUP)
-            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
-            err = d.wait_for(lambda f: f.get("event") == "warning")[0]
-            self.assertEqual(err["msg"], f"{d.config_path}:4: drain_timeout must be a number "
-                                         "of seconds, not a string")
-            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
-            self.assertIsNone(d.proc.poll())
+            self.assert_reload_refused(d, f"{d.config_path}:4: drain_timeout must be a "
+                                          "number of seconds, not a string")
 
     def test_include_of_a_directory_is_refused_and_the_daemon_lives(self):
         with Daemon() as d:
             with open(d.config_path, "a") as f:
                 f.write('@include ""\n')
-            d.send_signal(signal.SIGHUP)
-            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
-            err = d.wait_for(lambda f: f.get("event") == "warning")[0]
-            self.assertEqual(err["msg"], f'{d.config_path}:4: @include "": not a regular file')
-            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
-            self.assertIsNone(d.proc.poll())
+            self.assert_reload_refused(d, f'{d.config_path}:4: @include "": not a regular file')
 
     def test_config_replaced_by_a_fifo_is_refused_and_the_loop_keeps_serving(self):
         with Daemon() as d:
             os.unlink(d.config_path)
             os.mkfifo(d.config_path, 0o644)
-            d.send_signal(signal.SIGHUP)
-            d.wait_for(lambda f: f.get("event") == "reload" and f.get("status") == "refused")
-            err = d.wait_for(lambda f: f.get("event") == "warning")[0]
-            self.assertEqual(err["msg"], f"{d.config_path}:0: cannot read: not a regular file")
-            self.assertEqual(self.fetch(d), DEFAULT_REPLY)
-            self.assertIsNone(d.proc.poll())
+            self.assert_reload_refused(d, f"{d.config_path}:0: cannot read: not a regular file")
 
     def test_signals_during_exit_do_not_kill_it(self):
         with Daemon() as d:
