@@ -250,12 +250,17 @@ static void put_key(const char *key)
 static void put_field(const char *key, const char *value, size_t vlen)
 {
 	static const char prefix[] = "NULLMXD_";
-	size_t klen = strlen(key), need = sizeof(prefix) + klen + 9 + vlen;
-	bool binary = memchr(value, '\n', vlen) != NULL;
+	size_t klen, need;
+	bool binary;
 	char *p = lg.fields + lg.flen;
 
-	if (!lg.fields_on || need > sizeof(lg.fields) - lg.flen)
+	if (!lg.fields_on) /* every field of every line passes here: stderr and syslog stop */
 		return;
+	klen = strlen(key);
+	need = sizeof(prefix) + klen + 9 + vlen;
+	if (need > sizeof(lg.fields) - lg.flen)
+		return;
+	binary = memchr(value, '\n', vlen) != NULL;
 	memcpy(p, prefix, sizeof(prefix) - 1);
 	p += sizeof(prefix) - 1;
 	for (size_t i = 0; i < klen; i++)
@@ -296,14 +301,16 @@ void log_begin(int priority, const char *event)
 
 void log_str(const char *key, const char *value)
 {
+	size_t vlen = strlen(value);
+
 	if (!field_fits(key, 2))
 		return;
 	put_key(key);
-	if (json() || !bare_word(value) || strlen(value) > room())
+	if (json() || !bare_word(value) || vlen > room())
 		put_quoted(value);
 	else
-		puts_(value);
-	put_field(key, value, strlen(value));
+		put(value, vlen);
+	put_field(key, value, vlen);
 }
 
 void log_uint(const char *key, uint64_t value)
