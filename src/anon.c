@@ -119,11 +119,10 @@ static void anon_client(const struct sockaddr *sa, char *out, size_t len, unsign
 
 void anon_log_client(const struct sockaddr *sa)
 {
-	char ip[ANON_TEXT_MAX] = "-";
-	unsigned port = 0;
+	char ip[ANON_TEXT_MAX];
+	unsigned port;
 
-	if (sa->sa_family != AF_UNSPEC)
-		anon_client(sa, ip, sizeof(ip), &port);
+	anon_client(sa, ip, sizeof(ip), &port);
 	log_str("client", ip);
 	log_uint("client_port", port);
 }

@@ -144,7 +144,6 @@ static void conn_close(struct conn *c, enum end_reason why);
 static bool log_due(struct conn *c);
 static void log_conn(struct conn *c, enum end_reason why);
 static void log_where(struct conn *c);
-static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa);
 static void sessions_remove(struct conn *c);
 static void on_close(uv_handle_t *h);
 static void conn_free(struct conn *c);
@@ -854,7 +853,11 @@ static void log_where(struct conn *c)
 
 	anon_log_client(&c->peer.sa); /* client and client_port, log.anonymize */
 	if (c->listener->wildcard && getsockname(c->fd, &local.sa, &len) == 0) {
-		log_addr("local", "local_port", &local.sa);
+		char ip[INET6_ADDRSTRLEN];
+		unsigned port;
+		addr_text(&local.sa, ip, sizeof(ip), &port);
+		log_str("local", ip);
+		log_uint("local_port", port);
 	} else {
 		log_str("local", c->listener->ip);
 		log_uint("local_port", c->listener->port);
@@ -864,17 +867,6 @@ static void log_where(struct conn *c)
 		addr_format(&s->proxy.sa, text, sizeof(text));
 		log_str("proxy", text);
 	}
-}
-
-static void log_addr(const char *ip_key, const char *port_key, const struct sockaddr *sa)
-{
-	char ip[INET6_ADDRSTRLEN] = "-";
-	unsigned port = 0;
-
-	if (sa->sa_family != AF_UNSPEC)
-		addr_text(sa, ip, sizeof(ip), &port);
-	log_str(ip_key, ip);
-	log_uint(port_key, port);
 }
 
 static void sessions_remove(struct conn *c)
