@@ -3,8 +3,9 @@
  * "rcpt" modes a command session, then half-close, drain the input until EOF, a byte
  * cap or a deadline, and close. Closing with unread input sends RST, which can destroy
  * the reply in the client's buffers (RFC 1122 §4.2.2.13): hence the drain, which
- * drain.c schedules. Only connections with a PROXY header or a command session get a
- * session record with a timer of their own.
+ * drain.c schedules. Only connections with a PROXY header, a command session or a
+ * greeting the socket could not take at once get a session record with a timer of
+ * their own.
  *
  *   NEW     -> PROXY    the listener takes a PROXY header         start_proxy()
  *   NEW     -> SESSION  quit and rcpt modes: the greeting is out   start_greeting()
@@ -58,8 +59,9 @@ enum phase { PHASE_NEW, PHASE_PROXY, PHASE_SESSION, PHASE_DRAIN };
 struct conn;
 
 /*
- * Only for connections that read a PROXY header or hold a command session: they are
- * libuv streams. A close-mode connection is a bare descriptor (see serve_bare()).
+ * Only for connections that read a PROXY header, hold a command session or still have
+ * greeting to send: they are libuv streams. Otherwise a close-mode connection is a bare
+ * descriptor (see serve_bare()).
  */
 struct session {
 	uv_tcp_t tcp;
