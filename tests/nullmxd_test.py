@@ -178,6 +178,11 @@ def read_until_eof(sock, limit=65536):
     raise AssertionError("server sent more than %d bytes" % limit)
 
 
+def reply_codes(data):
+    """The code of each whole reply (multi-line ones once), in order."""
+    return [int(l[:3]) for l in data.split(b"\r\n")[:-1] if l[3:4] == b" "]
+
+
 def metric(mport, name):
     with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as r:
         body = r.read().decode()

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from nullmxd_test import (BASE_CONFIG, DEFAULT_REPLY, NULLMXD, Daemon, main, man_section,
-                          read_until_eof, run_nullmxd, write_config)
+                          read_until_eof, reply_codes, run_nullmxd, write_config)
 
 
 def man_options():
@@ -294,10 +294,6 @@ class ClosedStderrTest(unittest.TestCase):
 
 
 REPLY_221 = b"221 2.0.0 mx.example.test closing transmission channel\r\n"
-
-
-def reply_codes(data):
-    return [int(l[:3]) for l in data.split(b"\r\n")[:-1] if l[3:4] == b" "]
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),

@@ -10,7 +10,7 @@ import time
 import unittest
 import urllib.request
 
-from nullmxd_test import Daemon, main, parse_line, read_until_eof
+from nullmxd_test import Daemon, main, parse_line, read_until_eof, reply_codes
 
 QUIT_CONFIG = """
 listen = [ "127.0.0.1:0", "[::1]:0" ];
@@ -505,15 +505,6 @@ drain_timeout = 60;
 limits = { per_ip_connections = 0; per_ip_rate = 0; };
 log = { per_ip_lines = 0; max_lines_per_second = 0; };
 """
-
-
-def reply_codes(data):
-    """The code of each whole reply (multi-line ones once), in order."""
-    codes = []
-    for line in data.split(b"\r\n")[:-1]:
-        if line[3:4] == b" ":
-            codes.append(int(line[:3]))
-    return codes
 
 
 def expected_codes(mode, commands):
